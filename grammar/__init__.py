@@ -1,0 +1,1 @@
+"""The Lark grammar of imgfilter, installed as the package ``imgfilter.grammar``."""

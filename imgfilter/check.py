@@ -1,0 +1,486 @@
+"""Stage 2: type-check decoded pairs against the parameter table (semantics §2–§4, §6).
+
+Every rule that can be decided from the query alone lives here; rules that
+need the caller (scope, ``member_status`` without a project) are the targets'.
+All errors of a query are collected and raised together as one ``QueryError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Literal
+
+from . import params as P
+from .ast import (
+    CheckedQuery,
+    EnterpriseProject,
+    FieldIn,
+    Filter,
+    FlavorFit,
+    MemberFilter,
+    Pair,
+    PropertyEq,
+    Span,
+    SupportFlag,
+    TagFilter,
+    TimeFilter,
+)
+from .errors import Diagnostic, QueryError, Severity
+from .parse import SubParseError, parse, parse_value
+
+Unknown = Literal["reject", "ignore", "property"]
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_INT_RE = re.compile(r"[0-9]+")
+_TAG_KEY_MAX = 36
+_TAG_VALUE_MAX = 43
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    """A flavor of the embedding service's catalog: memory in MB, disk in GB."""
+
+    ram_mb: int
+    disk_gb: int
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the embedding service decides; part of the cache key."""
+
+    unknown: Unknown = "reject"
+    max_length: int = 16384
+    max_pairs: int = 100
+    default_limit: int | None = None
+    max_limit: int | None = None
+    flavors: Mapping[str, Flavor] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.unknown not in ("reject", "ignore", "property"):
+            raise ValueError(f"unknown must be reject, ignore or property, not {self.unknown!r}")
+        if self.flavors is not None:
+            object.__setattr__(self, "flavors", MappingProxyType(dict(self.flavors)))
+
+
+DEFAULT_OPTIONS = Options()
+
+
+def _names() -> tuple[str, ...]:
+    return tuple(P.PARAMS)
+
+
+def suggest(word: str, choices: tuple[str, ...]) -> str | None:
+    """The closest choice to ``word``: same letters in another case, or a near miss."""
+    lower = word.lower()
+    for c in choices:
+        if c.lower() == lower or c.replace(" ", "").lower() == lower:
+            return c
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(word: str, choices: tuple[str, ...]) -> str | None:
+    s = suggest(word, choices)
+    return f"did you mean {s!r}?" if s is not None else None
+
+
+class _Checker:
+    """One check of one query.  Not shared: built and thrown away per call."""
+
+    def __init__(self, source: str, options: Options) -> None:
+        self.source = source
+        self.options = options
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.filters: list[Filter] = []
+        self.seen: dict[str, Pair] = {}
+        self.sort_key = P.DEFAULT_SORT_KEY
+        self.sort_dir = P.DEFAULT_SORT_DIR
+        self.marker: str | None = None
+        self.marker_span = Span(0, 0)
+        self.limit: int | None = None
+
+    # -- reporting ---------------------------------------------------------------
+    def error(self, pair: Pair, param: P.Param | None, message: str, hint: str | None = None,
+              span: Span | None = None, code: str | None = None) -> None:
+        name = param.name if param is not None else pair.key
+        self.errors.append(Diagnostic(
+            code or (param.code if param is not None else P.PARAMS["id"].code),
+            f"{name}: {message}", span or pair.value_span, param=pair.key,
+            value=pair.value, hint=hint,
+        ))
+
+    def warn(self, pair: Pair, message: str, hint: str | None = None, span: Span | None = None) -> None:
+        self.warnings.append(Diagnostic(
+            "IMG.0001", f"{pair.key}: {message}", span or pair.span, param=pair.key,
+            value=pair.value, hint=hint, severity=Severity.WARNING,
+        ))
+
+    def bad_value(self, pair: Pair, param: P.Param, hint: str | None = None) -> None:
+        self.error(pair, param, f"{pair.value!r} is not {param.domain}", hint)
+
+    # -- the pairs ---------------------------------------------------------------
+    def run(self, pairs: tuple[Pair, ...]) -> CheckedQuery:
+        for pair in pairs:
+            self.pair(pair)
+        self.cross_rules()
+        self.apply_limits()
+        if self.errors:
+            raise QueryError(self.errors, self.source)
+        return CheckedQuery(
+            self.source, tuple(self.filters), self.sort_key, self.sort_dir, self.marker,
+            self.limit, tuple(self.warnings), self.marker_span,
+        )
+
+    def pair(self, pair: Pair) -> None:
+        if pair.key == "":
+            self.errors.append(Diagnostic(
+                "IMG.0001", "a parameter has a value but no name", pair.span, value=pair.value,
+                hint="write name=value",
+            ))
+            return
+        param = P.lookup(pair.key)
+        if param is None:
+            self.unknown(pair)
+            return
+        if not pair.value:
+            self.warn(pair, "empty value: the parameter is ignored",
+                      "omit the parameter, or give it a value")
+            return
+        first = self.seen.get(pair.key)
+        if first is not None and not param.repeatable:
+            self.error(pair, param, "given more than once", span=pair.span,
+                       hint=f"only {'tag, created_at and updated_at' } may repeat; "
+                            f"first given at offset {first.key_span.start}")
+            return
+        self.seen.setdefault(pair.key, pair)
+        value = pair.value
+        if "\x00" in value:
+            self.error(pair, param, "the value contains a NUL character",
+                       span=pair.raw_span(value.index("\x00"), value.index("\x00") + 1))
+            return
+        _KINDS[param.kind](self, pair, param, value)
+
+    def unknown(self, pair: Pair) -> None:
+        policy = self.options.unknown
+        if policy == "reject":
+            self.error(pair, None, "unknown parameter", span=pair.key_span,
+                       hint=_did_you_mean(pair.key, _names())
+                       or "see `imgfilter params` for the parameters this API takes")
+        elif policy == "ignore":
+            self.warn(pair, "unknown parameter ignored", _did_you_mean(pair.key, _names()),
+                      span=pair.key_span)
+        elif not pair.value:
+            self.warn(pair, "empty value: the parameter is ignored")
+        elif "\x00" in pair.value:
+            self.error(pair, None, "the value contains a NUL character")
+        elif pair.key in P.FIELDS:
+            # a typed field no parameter filters (`size`): compare as its type
+            fld = P.FIELDS[pair.key]
+            if fld.type is P.FieldType.INT and _INT_RE.fullmatch(pair.value) and len(pair.value) < 20:
+                self.filters.append(FieldIn(pair.key, fld.name, (int(pair.value),), pair.span))
+            else:
+                self.error(pair, None, f"{pair.value!r} is not an integer")
+        else:
+            self.filters.append(PropertyEq(pair.key, pair.value, pair.span))
+
+    # -- per kind ----------------------------------------------------------------
+    def k_enum(self, pair: Pair, param: P.Param, value: str) -> None:
+        if value not in param.choices:
+            self.bad_value(pair, param, _did_you_mean(value, param.choices))
+            return
+        assert param.field is not None
+        values = param.aliases.get(value, (value,))
+        self.filters.append(FieldIn(param.name, param.field.name, values, pair.span))
+
+    def k_bool(self, pair: Pair, param: P.Param, value: str) -> None:
+        low = value.lower()
+        if low not in ("true", "false"):
+            self.bad_value(pair, param, _did_you_mean(value, ("true", "false")))
+            return
+        assert param.field is not None
+        self.filters.append(FieldIn(param.name, param.field.name, (low == "true",), pair.span))
+
+    def k_true_only(self, pair: Pair, param: P.Param, value: str) -> None:
+        low = value.lower()
+        if low != "true":
+            hint = ("omit the parameter to not filter on it: images without the capability "
+                    "carry no such attribute" if low == "false" else None)
+            self.bad_value(pair, param, hint)
+            return
+        if param.field is None:
+            self.filters.append(SupportFlag(pair.key, pair.span))
+        else:
+            self.filters.append(FieldIn(param.name, param.field.name, (True,), pair.span))
+
+    def parse_int(self, pair: Pair, param: P.Param, value: str) -> int | None:
+        if not _INT_RE.fullmatch(value):
+            self.bad_value(pair, param, "write a decimal integer without sign or spaces")
+            return None
+        n = int(value) if len(value) <= 12 else param.maximum + 1
+        if not param.minimum <= n <= param.maximum:
+            self.bad_value(pair, param)
+            return None
+        return n
+
+    def k_int(self, pair: Pair, param: P.Param, value: str) -> None:
+        n = self.parse_int(pair, param, value)
+        if n is not None:
+            assert param.field is not None
+            self.filters.append(FieldIn(param.name, param.field.name, (n,), pair.span))
+
+    def k_text(self, pair: Pair, param: P.Param, value: str) -> None:
+        if not self.text_ok(pair, param, value):
+            return
+        assert param.field is not None
+        self.filters.append(FieldIn(param.name, param.field.name, (value,), pair.span))
+
+    def text_ok(self, pair: Pair, param: P.Param, value: str) -> bool:
+        if not param.min_len <= len(value) <= param.max_len:
+            self.error(pair, param, f"{len(value)} characters is not {param.domain}")
+            return False
+        if param.pattern is not None:
+            bad = re.search(f"[^{param.pattern[1:-1]}]", value)
+            if bad is not None:
+                self.error(pair, param, f"{bad.group()!r} is not allowed: {param.domain}",
+                           span=pair.raw_span(bad.start(), bad.end()))
+                return False
+        return True
+
+    def k_uuid(self, pair: Pair, param: P.Param, value: str) -> None:
+        if not UUID_RE.fullmatch(value):
+            self.bad_value(pair, param, "a UUID looks like bc6bed6e-ba3a-4447-afcc-449174a3eb52")
+            return
+        assert param.field is not None
+        self.filters.append(FieldIn(param.name, param.field.name, (value.lower(),), pair.span))
+
+    def k_eps(self, pair: Pair, param: P.Param, value: str) -> None:
+        if value in ("0", P.ALL_GRANTED_EPS):
+            self.filters.append(EnterpriseProject(value, pair.span))
+        elif UUID_RE.fullmatch(value):
+            self.filters.append(EnterpriseProject(value.lower(), pair.span))
+        else:
+            self.bad_value(pair, param, _did_you_mean(value, (P.ALL_GRANTED_EPS,)))
+
+    def k_flavor(self, pair: Pair, param: P.Param, value: str) -> None:
+        if not self.text_ok(pair, param, value):
+            return
+        flavors = self.options.flavors
+        if flavors is None:
+            self.error(pair, param, "filtering by flavor needs a flavor catalog, and none is configured",
+                       hint="pass Options(flavors={...}) (CLI: --flavors FILE)")
+            return
+        flavor = flavors.get(value)
+        if flavor is None:
+            self.error(pair, param, f"no flavor {value!r} in the flavor catalog",
+                       hint=_did_you_mean(value, tuple(flavors)))
+            return
+        self.filters.append(FlavorFit(value, flavor.ram_mb, flavor.disk_gb, pair.span))
+
+    def k_tag(self, pair: Pair, param: P.Param, value: str) -> None:
+        try:
+            key_tok, eq, val_tok = parse_value(value, "tag_filter")
+        except SubParseError as e:
+            bad = value[e.pos:e.pos + 1]
+            hint = None
+            if bad == "." and "=" not in value[:e.pos]:
+                k, _, v = value.partition(".")
+                hint = (f"tags written {value!r} before the tag upgrade are queried as "
+                        f"tag={k}={v}")
+            elif bad:
+                hint = ("a tag key is letters, digits, '_', '-' or CJK ideographs; "
+                        "a value may also hold '.'")
+            self.error(pair, param, f"{bad!r} is not allowed here: expected key=value, key= or key"
+                       if bad else "a tag needs a key", hint,
+                       span=pair.raw_span(e.pos, e.pos + 1))
+            return
+        key = str(key_tok)
+        tag_value = None if eq is None else str(val_tok or "")
+        if len(key) > _TAG_KEY_MAX:
+            self.error(pair, param, f"the key is {len(key)} characters; at most {_TAG_KEY_MAX}",
+                       span=pair.raw_span(0, len(key)))
+            return
+        if tag_value is not None and len(tag_value) > _TAG_VALUE_MAX:
+            self.error(pair, param, f"the value is {len(tag_value)} characters; at most {_TAG_VALUE_MAX}",
+                       span=pair.raw_span(len(key) + 1, len(value)))
+            return
+        self.filters.append(TagFilter(key, tag_value, pair.span))
+
+    def k_time(self, pair: Pair, param: P.Param, value: str) -> None:
+        example = f"e.g. {param.name}=gt:2018-10-28T10:00:00Z"
+        try:
+            op_tok, ts_tok = parse_value(value, "time_filter")
+        except SubParseError as e:
+            colon = value.find(":")
+            if 0 < colon and e.pos <= colon and not value[:1].isdigit():
+                self.error(pair, param, f"{value[:colon]!r} is not an operator: expected one of "
+                           f"{', '.join(P.TIME_OPS)}", _did_you_mean(value[:colon], P.TIME_OPS),
+                           span=pair.raw_span(0, colon))
+            else:
+                self.error(pair, param, f"{value!r} is not op:time ({example})",
+                           "times are YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD HH:MM:SS (UTC) "
+                           "or RFC 3339 with an offset", span=pair.raw_span(e.pos, len(value)))
+            return
+        ts = str(ts_tok)
+        try:
+            at = dt.datetime.fromisoformat(ts)
+        except ValueError as e:
+            start = len(value) - len(ts)
+            self.error(pair, param, f"{ts!r} is not a valid time: {e}", span=pair.raw_span(start, len(value)))
+            return
+        at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+        if op_tok is None:
+            self.warn(pair, "no operator: taken as eq", f"write {param.name}=eq:{ts}")
+        op = "eq" if op_tok is None else str(op_tok)
+        assert param.field is not None
+        self.filters.append(TimeFilter(param.name, param.field.name, op, at, pair.span))
+
+    def k_member(self, pair: Pair, param: P.Param, value: str) -> None:
+        if value not in param.choices:
+            self.bad_value(pair, param, _did_you_mean(value, param.choices))
+            return
+        self.filters.append(MemberFilter(value, pair.span))
+
+    def k_marker(self, pair: Pair, param: P.Param, value: str) -> None:
+        if not UUID_RE.fullmatch(value):
+            self.bad_value(pair, param, "the marker is the id of the last image of the previous page")
+            return
+        self.marker = value.lower()
+        self.marker_span = pair.span
+
+    def k_limit(self, pair: Pair, param: P.Param, value: str) -> None:
+        n = self.parse_int(pair, param, value)
+        if n is not None:
+            self.limit = n
+            self.limit_pair = pair
+
+    def k_sort_key(self, pair: Pair, param: P.Param, value: str) -> None:
+        if value not in param.choices:
+            self.bad_value(pair, param, _did_you_mean(value, param.choices))
+        else:
+            self.sort_key = value
+
+    def k_sort_dir(self, pair: Pair, param: P.Param, value: str) -> None:
+        if value not in param.choices:
+            self.bad_value(pair, param, _did_you_mean(value, param.choices))
+        else:
+            self.sort_dir = value
+
+    # -- rules across parameters ---------------------------------------------------
+    def cross_rules(self) -> None:
+        member = self.seen.get("member_status")
+        if member is not None:
+            vis = self.seen.get("visibility")
+            if vis is None or vis.value != "shared":
+                self.error(member, P.PARAMS["member_status"], "needs visibility=shared in the same query",
+                           hint="add visibility=shared", span=member.span)
+        gpu = self.seen.get("__support_xen_gpu_type")
+        if gpu is not None:
+            for other in ("__support_xen", "__support_kvm"):
+                if other in self.seen:
+                    self.warn(gpu, f"cannot be combined with {other}: the attributes do not "
+                                   "co-exist, so nothing matches", f"drop {other}")
+        for name in ("created_at", "updated_at"):
+            times = [f for f in self.filters if isinstance(f, TimeFilter) and f.param == name]
+            if len(times) > 1 and _empty_range(times):
+                self.warnings.append(Diagnostic(
+                    "IMG.0001", f"{name}: no time satisfies all of "
+                    + " and ".join(f"{t.op}:{t.wire()[1].split(':', 1)[1]}" for t in times),
+                    times[-1].span, param=name, severity=Severity.WARNING,
+                    hint="check the operators: gt means strictly after",
+                ))
+
+    def apply_limits(self) -> None:
+        opts = self.options
+        if self.limit is None:
+            self.limit = opts.default_limit
+        elif opts.max_limit is not None and self.limit > opts.max_limit:
+            self.warn(self.limit_pair, f"{self.limit} is above the maximum; clamped to {opts.max_limit}")
+            self.limit = opts.max_limit
+
+    limit_pair: Pair
+
+
+def _empty_range(times: list[TimeFilter]) -> bool:
+    """True when no instant satisfies every comparison."""
+    lo: tuple[dt.datetime, bool] | None = None  # (bound, inclusive)
+    hi: tuple[dt.datetime, bool] | None = None
+    eqs = {t.at for t in times if t.op == "eq"}
+    neqs = {t.at for t in times if t.op == "neq"}
+    if len(eqs) > 1:
+        return True
+    for t in times:
+        if t.op in ("gt", "gte"):
+            cand = (t.at, t.op == "gte")
+            if lo is None or cand[0] > lo[0] or (cand[0] == lo[0] and not cand[1]):
+                lo = cand
+        elif t.op in ("lt", "lte"):
+            cand = (t.at, t.op == "lte")
+            if hi is None or cand[0] < hi[0] or (cand[0] == hi[0] and not cand[1]):
+                hi = cand
+    if eqs:
+        (e,) = eqs
+        if e in neqs:
+            return True
+        if lo is not None and (e < lo[0] or (e == lo[0] and not lo[1])):
+            return True
+        return hi is not None and (e > hi[0] or (e == hi[0] and not hi[1]))
+    if lo is not None and hi is not None:
+        if lo[0] > hi[0]:
+            return True
+        if lo[0] == hi[0]:
+            return not (lo[1] and hi[1]) or lo[0] in neqs
+    return False
+
+
+_Handler = Callable[[_Checker, Pair, P.Param, str], None]
+_KINDS: Mapping[P.Kind, _Handler] = {
+    P.Kind.ENUM: _Checker.k_enum,
+    P.Kind.BOOL: _Checker.k_bool,
+    P.Kind.TRUE_ONLY: _Checker.k_true_only,
+    P.Kind.INT: _Checker.k_int,
+    P.Kind.TEXT: _Checker.k_text,
+    P.Kind.UUID: _Checker.k_uuid,
+    P.Kind.EPS: _Checker.k_eps,
+    P.Kind.FLAVOR: _Checker.k_flavor,
+    P.Kind.TAG: _Checker.k_tag,
+    P.Kind.TIME: _Checker.k_time,
+    P.Kind.MEMBER: _Checker.k_member,
+    P.Kind.MARKER: _Checker.k_marker,
+    P.Kind.LIMIT: _Checker.k_limit,
+    P.Kind.SORT_KEY: _Checker.k_sort_key,
+    P.Kind.SORT_DIR: _Checker.k_sort_dir,
+}
+
+
+def strip_target(query: str) -> str:
+    """Accept a bare query, ``?...`` or ``/v2/cloudimages?...`` (the grammar
+    handles the prefix; this is only for callers who want the bare form)."""
+    return query.split("?", 1)[1] if query.startswith(("/", "?")) and "?" in query else query
+
+
+def check_uncached(query: str, options: Options = DEFAULT_OPTIONS) -> CheckedQuery:
+    """Parse and check without the cache (the benchmark's uncached figure)."""
+    parsed = parse(query, max_length=options.max_length, max_pairs=options.max_pairs)
+    return _Checker(query, options).run(parsed.pairs)
+
+
+@lru_cache(maxsize=2048)
+def _cached(query: str, options: Options) -> CheckedQuery:
+    return check_uncached(query, options)
+
+
+def check(query: str, options: Options | None = None) -> CheckedQuery:
+    """Parse and type-check ``query``; raise ``QueryError`` listing every error.
+
+    The result is immutable; the same string with the same options again is
+    served from a bounded (2,048 entries) LRU cache.
+    """
+    if not isinstance(query, str):
+        raise TypeError(f"query must be str, not {type(query).__name__}")
+    return _cached(query, options or DEFAULT_OPTIONS)

@@ -1,0 +1,106 @@
+"""Diagnostics: every rejection or warning carries an IMS code, the parameter,
+the offending value, its span in the raw query, a message and a hint."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .ast import Span
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a query (an error) or worth saying (a warning)."""
+
+    code: str
+    message: str
+    span: Span
+    param: str | None = None
+    value: str | None = None
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+    status: int = 400  # the HTTP status IMS answers with
+
+    def render(self, source: str) -> str:
+        """The message with the offending text underlined by carets."""
+        head = f"{self.severity.value}[{self.code}]: {self.message}"
+        lines = [head, *_caret(source, self.span)]
+        if self.hint:
+            lines.append(f"  = hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "param": self.param,
+            "value": self.value,
+            "span": [self.span.start, self.span.end],
+            "hint": self.hint,
+        }
+
+
+_WINDOW = 60  # characters of context shown on each side of a long span
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _caret(source: str, span: Span) -> list[str]:
+    start = max(0, min(span.start, len(source)))
+    end = max(start, min(span.end, len(source)))
+    lo = max(0, start - _WINDOW)
+    hi = min(len(source), max(end, start + 1) + _WINDOW)
+    prefix = "…" if lo > 0 else ""
+    suffix = "…" if hi < len(source) else ""
+    shown_end = min(end, start + 2 * _WINDOW)
+    text = _printable(source[lo:hi])
+    pad = " " * (len(prefix) + start - lo)
+    carets = "^" * max(1, shown_end - start)
+    return ["  |", f"  | {prefix}{text}{suffix}", f"  | {pad}{carets}"]
+
+
+class QueryError(ValueError):
+    """A query was rejected.  ``errors`` holds every problem found, in order."""
+
+    def __init__(self, errors: Iterable[Diagnostic], source: str = "") -> None:
+        self.errors: tuple[Diagnostic, ...] = tuple(errors)
+        if not self.errors:
+            raise ValueError("QueryError needs at least one diagnostic")
+        self.source = source
+        super().__init__(self.errors[0].message)
+
+    @property
+    def code(self) -> str:
+        """The IMS code of the first error."""
+        return self.errors[0].code
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the response: 403 if any error is a permission error."""
+        return max(e.status for e in self.errors)
+
+    def render(self) -> str:
+        """Every error with a caret diagram, separated by blank lines."""
+        return "\n\n".join(e.render(self.source) for e in self.errors)
+
+    def to_ims(self) -> dict[str, Any]:
+        """The IMS response body: the first error as ``error``, all as ``errors``."""
+        first = self.errors[0]
+        return {
+            "error": {"code": first.code, "message": first.message},
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+    def __str__(self) -> str:
+        return self.render()

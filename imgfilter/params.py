@@ -1,0 +1,250 @@
+"""The parameter table: the single source of truth about what a query may say.
+
+Every later stage reads this module and nothing else about parameters: the
+checker (domains, codes, repeatability), the in-memory and SQL targets (record
+fields and columns), the README's parameter reference (``imgfilter params``)
+and the hypothesis strategies in the tests.  Adding a parameter is one entry in
+``PARAMS`` (plus a ``Field`` if it filters a record field no parameter used
+before).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from types import MappingProxyType
+
+
+class FieldType(enum.Enum):
+    """How a record field is normalized at load time and compared."""
+
+    TEXT = "text"  # compared by code point
+    ID = "id"  # a UUID, stored and compared in lowercase
+    BOOL = "bool"  # JSON true/false or "true"/"false" in any case
+    INT = "int"
+    TIME = "time"  # ISO 8601; an instant in UTC at microsecond precision
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A typed field of an image record, and its column in the SQL schema."""
+
+    name: str
+    type: FieldType
+    column: str
+
+
+class Kind(enum.Enum):
+    """How a parameter's value is checked and what node it becomes."""
+
+    ENUM = "enum"  # one of `choices` (exact case); may have `aliases`
+    BOOL = "bool"  # true/false in any letter case
+    TRUE_ONLY = "true_only"  # only `true`; `false` is an error with a hint
+    INT = "int"  # decimal integer in [minimum, maximum]
+    TEXT = "text"  # string matching `pattern`, `min_len`..`max_len` chars
+    UUID = "uuid"
+    EPS = "enterprise_project"  # `0`, a UUID or `all_granted_eps`
+    FLAVOR = "flavor"  # resolved against the service's flavor catalog
+    TAG = "tag"  # key=value, key= or key (semantics §3)
+    TIME = "time"  # op:time (semantics §4)
+    MEMBER = "member_status"  # the caller's membership status
+    MARKER = "marker"
+    LIMIT = "limit"
+    SORT_KEY = "sort_key"
+    SORT_DIR = "sort_dir"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One query parameter of ``GET /v2/cloudimages``."""
+
+    name: str
+    kind: Kind
+    doc: str
+    field: Field | None = None  # the record field it filters, if any
+    code: str = "IMG.0001"  # IMS error code for a bad value
+    choices: tuple[str, ...] = ()
+    # a value that also matches other spellings: {"RedHat": ("RedHat", "Red Hat")}
+    aliases: Mapping[str, tuple[str, ...]] = dc_field(default_factory=lambda: MappingProxyType({}))
+    pattern: str | None = None  # TEXT: the characters allowed (a regex class)
+    min_len: int = 1
+    max_len: int = 255
+    minimum: int = 0
+    maximum: int = 2**31 - 1
+    repeatable: bool = False
+    source: str = "API page"  # where the parameter is documented
+
+    @property
+    def domain(self) -> str:
+        """A human-readable description of the accepted values."""
+        k = self.kind
+        if k in (Kind.ENUM, Kind.SORT_KEY, Kind.SORT_DIR, Kind.MEMBER):
+            return "one of " + ", ".join(self.choices)
+        if k is Kind.BOOL:
+            return "true or false"
+        if k is Kind.TRUE_ONLY:
+            return "true (omit the parameter otherwise)"
+        if k in (Kind.INT, Kind.LIMIT):
+            return f"an integer from {self.minimum} to {self.maximum}"
+        if k is Kind.TEXT:
+            chars = f" of {self.pattern}" if self.pattern else ""
+            return f"{self.min_len} to {self.max_len} characters{chars}"
+        if k in (Kind.UUID, Kind.MARKER):
+            return "a UUID"
+        if k is Kind.EPS:
+            return "0, a UUID or all_granted_eps"
+        if k is Kind.FLAVOR:
+            return f"a flavor id ({self.min_len} to {self.max_len} characters of {self.pattern})"
+        if k is Kind.TAG:
+            return "key=value, key= or key"
+        return "op:time, op one of gt, gte, lt, lte, eq, neq"
+
+
+# ---- record fields ------------------------------------------------------------
+
+def _f(name: str, type_: FieldType, column: str | None = None) -> Field:
+    return Field(name, type_, column or name.lstrip("_"))
+
+
+F = _f
+FIELDS_LIST: tuple[Field, ...] = (
+    F("id", FieldType.ID),
+    F("name", FieldType.TEXT),
+    F("status", FieldType.TEXT),
+    F("visibility", FieldType.TEXT),
+    F("owner", FieldType.TEXT),
+    F("protected", FieldType.BOOL),
+    F("container_format", FieldType.TEXT),
+    F("disk_format", FieldType.TEXT),
+    F("min_ram", FieldType.INT),
+    F("min_disk", FieldType.INT),
+    F("size", FieldType.INT),
+    F("created_at", FieldType.TIME),
+    F("updated_at", FieldType.TIME),
+    F("__isregistered", FieldType.BOOL),
+    F("__imagetype", FieldType.TEXT),
+    F("__os_bit", FieldType.TEXT),
+    F("__platform", FieldType.TEXT),
+    F("__os_type", FieldType.TEXT),
+    F("__os_version", FieldType.TEXT),
+    F("virtual_env_type", FieldType.TEXT),
+    F("enterprise_project_id", FieldType.TEXT),
+    F("architecture", FieldType.TEXT),
+    F("__whole_image", FieldType.BOOL),
+    F("__system__cmkid", FieldType.TEXT, "system_cmkid"),
+    F("__support_kvm", FieldType.BOOL),
+    F("__support_xen", FieldType.BOOL),
+    F("__support_largememory", FieldType.BOOL),
+    F("__support_diskintensive", FieldType.BOOL),
+    F("__support_highperformance", FieldType.BOOL),
+    F("__support_xen_hana", FieldType.BOOL),
+    F("__support_kvm_infiniband", FieldType.BOOL),
+    F("__support_xen_gpu_type", FieldType.TEXT),
+    F("__support_kvm_gpu_type", FieldType.TEXT),
+)
+FIELDS: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS_LIST})
+
+# ---- parameters ---------------------------------------------------------------
+
+_BOOL_CODES = ("true", "false")
+IMAGE_TYPES = ("gold", "private", "shared", "market")
+PLATFORMS = (
+    "Windows", "Ubuntu", "RedHat", "SUSE", "CentOS", "Debian", "OpenSUSE",
+    "Oracle Linux", "Fedora", "Other", "CoreOS", "EulerOS",
+)
+STATUSES = ("queued", "saving", "deleted", "killed", "active")
+DISK_FORMATS = ("vhd", "zvhd", "zvhd2", "raw", "qcow2", "iso")
+SORT_KEYS = ("name", "container_format", "disk_format", "status", "id", "size", "created_at")
+MEMBER_STATUSES = ("accepted", "rejected", "pending")
+TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+SUPPORT_FLAGS = (
+    "__support_kvm", "__support_xen", "__support_largememory", "__support_diskintensive",
+    "__support_highperformance", "__support_xen_hana", "__support_kvm_infiniband",
+)
+PROJECT_CHARS = "[0-9A-Za-z_-]"
+GPU_CHARS = "[0-9A-Za-z_]"
+FLAVOR_CHARS = "[0-9A-Za-z._-]"
+
+
+def _p(name: str, kind: Kind, doc: str, **kw: object) -> Param:
+    fld = FIELDS.get(name) if kind not in (Kind.MARKER, Kind.LIMIT, Kind.SORT_KEY, Kind.SORT_DIR,
+                                            Kind.TAG, Kind.MEMBER, Kind.FLAVOR) else None
+    return Param(name, kind, doc, field=fld, **kw)  # type: ignore[arg-type]
+
+
+PARAMS_LIST: tuple[Param, ...] = (
+    _p("__isregistered", Kind.BOOL, "Image is registered (usable). Ordinary callers may only ask true."),
+    _p("__imagetype", Kind.ENUM, "Image type: gold (public), private, shared, market.",
+       code="IMG.0024", choices=IMAGE_TYPES),
+    _p("protected", Kind.BOOL, "Image is protected from deletion."),
+    _p("visibility", Kind.ENUM, "Visible to other tenants.", choices=("public", "private", "shared")),
+    _p("owner", Kind.TEXT, "Owning project id.", pattern=PROJECT_CHARS, max_len=64),
+    _p("id", Kind.UUID, "Image id (any case; compared in lowercase)."),
+    _p("status", Kind.ENUM, "Image status.", choices=STATUSES),
+    _p("name", Kind.TEXT, "Image name, exact and case-sensitive match."),
+    _p("container_format", Kind.ENUM, "Container format.", choices=("bare",)),
+    _p("disk_format", Kind.ENUM, "Disk format.", choices=DISK_FORMATS),
+    _p("min_ram", Kind.INT, "Minimum memory in MB."),
+    _p("min_disk", Kind.INT, "Minimum disk in GB.", minimum=1, maximum=1024),
+    _p("__os_bit", Kind.ENUM, "Operating system bits.", choices=("32", "64")),
+    _p("__platform", Kind.ENUM, "Platform; RedHat and Red Hat name one platform.",
+       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": ("RedHat", "Red Hat")})),
+    _p("__os_type", Kind.ENUM, "Operating system type.", code="IMG.0122",
+       choices=("Linux", "Windows", "Other")),
+    _p("__os_version", Kind.TEXT, "Operating system version.", source="IMS+"),
+    _p("virtual_env_type", Kind.ENUM, "Environment the image is for.",
+       choices=("FusionCompute", "Ironic", "DataImage", "IsoImage")),
+    _p("enterprise_project_id", Kind.EPS, "Enterprise project: 0 (default; also matches none), "
+       "a UUID, or all_granted_eps.", code="IMG.0155"),
+    _p("architecture", Kind.ENUM, "CPU architecture.", code="IMG.0212", choices=("x86", "arm"),
+       source="IMS+"),
+    _p("__whole_image", Kind.BOOL, "Whole-machine image.", source="IMS+"),
+    _p("__system__cmkid", Kind.TEXT, "Encryption key id.", source="IMS+"),
+    *(_p(n, Kind.TRUE_ONLY, f"Image supports {n[len('__support_'):]}; only true.") for n in SUPPORT_FLAGS),
+    _p("__support_xen_gpu_type", Kind.TEXT, "GPU type under XEN.", pattern=GPU_CHARS, max_len=64),
+    _p("__support_kvm_gpu_type", Kind.TEXT, "GPU type under KVM.", pattern=GPU_CHARS, max_len=64),
+    _p("flavor_id", Kind.FLAVOR, "Images usable with this flavor (needs a flavor catalog).",
+       code="IMG.0192", pattern=FLAVOR_CHARS, max_len=64),
+    _p("tag", Kind.TAG, "Tag key=value, key= or key; repeatable (AND).", code="IMG.0115",
+       repeatable=True),
+    _p("member_status", Kind.MEMBER, "The caller's membership status; needs visibility=shared.",
+       choices=MEMBER_STATUSES),
+    _p("created_at", Kind.TIME, "Creation time, op:time; repeatable (AND).", repeatable=True),
+    _p("updated_at", Kind.TIME, "Update time, op:time; repeatable (AND).", repeatable=True),
+    _p("marker", Kind.MARKER, "Page after the image with this id."),
+    _p("limit", Kind.LIMIT, "Page size; default all."),
+    _p("sort_key", Kind.SORT_KEY, "Sort field; default created_at.", choices=SORT_KEYS),
+    _p("sort_dir", Kind.SORT_DIR, "Sort direction; default desc.", choices=("asc", "desc")),
+)
+PARAMS: Mapping[str, Param] = MappingProxyType({p.name: p for p in PARAMS_LIST})
+
+# The open family `__support_<name>` (IMS+): any other lowercase name, value true only.
+SUPPORT_FAMILY = Param(
+    "__support_<name>", Kind.TRUE_ONLY,
+    "Open family of capability flags (e.g. __support_s4l); only true.", source="IMS+",
+)
+SUPPORT_FAMILY_RE = re.compile(r"__support_[a-z0-9_]+")
+
+DEFAULT_SORT_KEY = "created_at"
+DEFAULT_SORT_DIR = "desc"
+ALL_GRANTED_EPS = "all_granted_eps"
+
+
+def lookup(name: str) -> Param | None:
+    """The parameter called ``name``, the open ``__support_*`` family, or None."""
+    p = PARAMS.get(name)
+    if p is None and SUPPORT_FAMILY_RE.fullmatch(name):
+        return SUPPORT_FAMILY
+    return p
+
+
+def reference_markdown() -> str:
+    """The README's parameter reference, rendered from the table."""
+    rows = ["| parameter | accepts | repeatable | error code | notes |", "|---|---|---|---|---|"]
+    for p in (*PARAMS_LIST, SUPPORT_FAMILY):
+        doc = p.doc + ("" if p.source == "API page" else f" ({p.source})")
+        rows.append(f"| `{p.name}` | {p.domain} | {'yes' if p.repeatable else 'no'} | {p.code} | {doc} |")
+    return "\n".join(rows)
