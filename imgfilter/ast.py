@@ -192,9 +192,10 @@ def format_time(t: dt.datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CheckedQuery:
-    """A well-typed query: filters (ANDed), order and page.  Immutable."""
+    """A well-typed query: filters (ANDed, in a canonical order), order and page.
+    Immutable; equality ignores the source text, spans and warnings."""
 
-    source: str
+    source: str = field(compare=False)
     filters: tuple[Filter, ...]
     sort_key: str
     sort_dir: str

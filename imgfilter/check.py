@@ -132,8 +132,10 @@ class _Checker:
         self.apply_limits()
         if self.errors:
             raise QueryError(self.errors, self.source)
+        # filters are ANDed: a canonical order makes equal meanings compare equal
+        filters = tuple(sorted(self.filters, key=lambda f: f.wire()))
         return CheckedQuery(
-            self.source, tuple(self.filters), self.sort_key, self.sort_dir, self.marker,
+            self.source, filters, self.sort_key, self.sort_dir, self.marker,
             self.limit, tuple(self.warnings), self.marker_span,
         )
 
@@ -191,7 +193,7 @@ class _Checker:
 
     # -- per kind ----------------------------------------------------------------
     def k_enum(self, pair: Pair, param: P.Param, value: str) -> None:
-        if value not in param.choices:
+        if value not in param.choices and value not in param.aliases:
             self.bad_value(pair, param, _did_you_mean(value, param.choices))
             return
         assert param.field is not None
@@ -300,7 +302,7 @@ class _Checker:
                        span=pair.raw_span(e.pos, e.pos + 1))
             return
         key = str(key_tok)
-        tag_value = None if eq is None else str(val_tok or "")
+        tag_value = None if eq is None else (val_tok or "")
         if len(key) > _TAG_KEY_MAX:
             self.error(pair, param, f"the key is {len(key)} characters; at most {_TAG_KEY_MAX}",
                        span=pair.raw_span(0, len(key)))
@@ -336,7 +338,7 @@ class _Checker:
         at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
         if op_tok is None:
             self.warn(pair, "no operator: taken as eq", f"write {param.name}=eq:{ts}")
-        op = "eq" if op_tok is None else str(op_tok)
+        op = op_tok or "eq"
         assert param.field is not None
         self.filters.append(TimeFilter(param.name, param.field.name, op, at, pair.span))
 

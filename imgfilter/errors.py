@@ -60,10 +60,10 @@ def _caret(source: str, span: Span) -> list[str]:
     start = max(0, min(span.start, len(source)))
     end = max(start, min(span.end, len(source)))
     lo = max(0, start - _WINDOW)
-    hi = min(len(source), max(end, start + 1) + _WINDOW)
+    shown_end = min(end, start + 2 * _WINDOW)
+    hi = min(len(source), max(shown_end, start + 1) + _WINDOW)
     prefix = "…" if lo > 0 else ""
     suffix = "…" if hi < len(source) else ""
-    shown_end = min(end, start + 2 * _WINDOW)
     text = _printable(source[lo:hi])
     pad = " " * (len(prefix) + start - lo)
     carets = "^" * max(1, shown_end - start)

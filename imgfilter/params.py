@@ -191,7 +191,7 @@ PARAMS_LIST: tuple[Param, ...] = (
     _p("min_disk", Kind.INT, "Minimum disk in GB.", minimum=1, maximum=1024),
     _p("__os_bit", Kind.ENUM, "Operating system bits.", choices=("32", "64")),
     _p("__platform", Kind.ENUM, "Platform; RedHat and Red Hat name one platform.",
-       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": ("RedHat", "Red Hat")})),
+       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": ("RedHat", "Red Hat"), "Red Hat": ("RedHat", "Red Hat")})),
     _p("__os_type", Kind.ENUM, "Operating system type.", code="IMG.0122",
        choices=("Linux", "Windows", "Other")),
     _p("__os_version", Kind.TEXT, "Operating system version.", source="IMS+"),

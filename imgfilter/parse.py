@@ -27,23 +27,17 @@ BAD_INPUT = "IMG.0001"
 @dataclass(frozen=True, slots=True)
 class RawPair:
     key: Token | None
-    eq: Token | None
-    value: Token | None
+    assign: Token | None  # '=' and the raw value
 
 
 class _Build(Transformer[Token, Any]):
     """Runs inside the parser: builds the pairs as the rules are reduced."""
 
     def pair(self, children: list[Token]) -> RawPair:
-        key = eq = value = None
-        for tok in children:
-            if tok.type == "KEY":
-                key = tok
-            elif tok.type == "EQ":
-                eq = tok
-            else:
-                value = tok
-        return RawPair(key, eq, value)
+        if len(children) == 2:
+            return RawPair(children[0], children[1])
+        tok = children[0]
+        return RawPair(tok, None) if tok.type == "KEY" else RawPair(None, tok)
 
     def query(self, children: list[RawPair]) -> list[RawPair]:
         return children
@@ -51,11 +45,11 @@ class _Build(Transformer[Token, Any]):
     def time_filter(self, children: list[Token]) -> tuple[Token | None, Token]:
         return (children[0], children[1]) if len(children) == 2 else (None, children[0])
 
-    def tag_filter(self, children: list[Token]) -> tuple[Token, Token | None, Token | None]:
+    def tag_filter(self, children: list[Token]) -> tuple[Token, str | None, Token | None]:
         key = children[0]
-        eq = children[1] if len(children) > 1 else None
-        value = children[2] if len(children) > 2 else None
-        return key, eq, value
+        if len(children) == 1:
+            return key, None, None
+        return key, "=", children[1] if len(children) > 1 else None
 
 
 def _grammar_text() -> str:
@@ -79,8 +73,35 @@ class SubParseError(Exception):
         self.pos = pos
 
 
-def parse_value(text: str, start: str) -> Any:
-    """Parse a decoded value with the ``time_filter`` or ``tag_filter`` rule."""
+def _terminal(name: str) -> str:
+    return str(GRAMMAR.get_terminal(name).pattern.to_regexp())
+
+
+# The two value rules are regular; these regexes are built from the grammar's own
+# terminals and serve the common, valid case without the parser's per-token cost.
+# Anything they reject goes to the grammar, which says where it fails (and wins
+# should the two ever disagree; tests/test_properties.py checks they don't).
+_FAST: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
+    "time_filter": (
+        re.compile(f"(?:(?P<op>{_terminal('OP')}):)?(?P<ts>{_terminal('TIMESTAMP')})"), ("op", "ts")),
+    "tag_filter": (
+        re.compile(f"(?P<k>{_terminal('TAG_KEY')})(?:(?P<eq>=)(?P<v>{_terminal('TAG_VALUE')})?)?"),
+        ("k", "eq", "v")),
+}
+
+
+def parse_value(text: str, start: str) -> tuple[str | None, ...]:
+    """Parse a decoded value with the ``time_filter`` (op, time) or
+    ``tag_filter`` (key, '=' or None, value) rule; raise ``SubParseError``."""
+    pattern, groups = _FAST[start]
+    m = pattern.fullmatch(text)
+    if m is not None:
+        return m.group(*groups)
+    return tuple(None if t is None else str(t) for t in grammar_value(text, start))
+
+
+def grammar_value(text: str, start: str) -> Any:
+    """The value rule run by the Lark parser itself."""
     try:
         return GRAMMAR.parse(text, start=start)
     except UnexpectedInput as e:
@@ -176,7 +197,7 @@ def parse(source: str, *, max_length: int = 16384, max_pairs: int = 100) -> Pars
     raw_pairs: list[RawPair] = GRAMMAR.parse(source, start="query")  # total: cannot fail
     if len(raw_pairs) > max_pairs:
         extra = raw_pairs[max_pairs]
-        first = extra.key or extra.eq
+        first = extra.key or extra.assign
         assert first is not None and first.start_pos is not None
         raise QueryError([Diagnostic(
             BAD_INPUT, f"the query has {len(raw_pairs)} parameters; at most {max_pairs} are allowed",
@@ -185,28 +206,23 @@ def parse(source: str, *, max_length: int = 16384, max_pairs: int = 100) -> Pars
     pairs: list[PairNode] = []
     errors: list[Diagnostic] = []
     for rp in raw_pairs:
-        key_tok = rp.key
+        key_tok, assign = rp.key, rp.assign
         if key_tok is not None:
             kstart = key_tok.start_pos or 0
             kspan = Span(kstart, kstart + len(key_tok))
         else:
-            assert rp.eq is not None
-            kstart = rp.eq.start_pos or 0
-            kspan = Span(kstart, kstart)
-        if rp.value is not None:
-            vstart = rp.value.start_pos or 0
-        elif rp.eq is not None:
-            vstart = (rp.eq.start_pos or 0) + 1
-        else:
-            vstart = kspan.end
-        vspan = Span(vstart, vstart + (len(rp.value) if rp.value is not None else 0))
+            assert assign is not None
+            kspan = Span(assign.start_pos or 0, assign.start_pos or 0)
+        vstart = kspan.end + 1 if assign is not None else kspan.end
+        raw_value = str(assign)[1:] if assign is not None else ""
+        vspan = Span(vstart, vstart + len(raw_value))
         try:
             key, _ = decode(str(key_tok or ""), kspan.start)
-            if rp.eq is None:
+            if assign is None:
                 value: str | None = None
                 offsets = None
             else:
-                value, offsets = decode(str(rp.value or ""), vspan.start)
+                value, offsets = decode(raw_value, vstart)
         except DecodeError as e:
             errors.append(Diagnostic(BAD_INPUT, e.message, e.span, hint=e.hint,
                                      value=source[e.span.start:e.span.end]))
