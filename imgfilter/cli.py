@@ -14,8 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from . import params as P
+from .catalog import bundled, generate
 from .check import Options, check
+from .context import Context
 from .errors import QueryError
+from .memory import run
+from .records import Catalog, RecordError
+from .records import load as load_records
 
 EXIT_OK = 0
 EXIT_REJECTED = 2
@@ -58,6 +63,31 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _context(args: argparse.Namespace) -> Context | None:
+    granted = [g for g in args.granted_eps.split(",") if g] if args.granted_eps is not None else None
+    if args.project is None and not args.admin:
+        if granted is not None:
+            return Context(None, False, frozenset(granted))
+        return None  # a trusted caller: no scope
+    return Context.of(args.project, admin=args.admin, granted_eps=granted)
+
+
+def _catalog(args: argparse.Namespace) -> Catalog:
+    return bundled() if args.data is None else load_records(args.data)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    checked = check(args.query, _options(args))
+    page = run(checked, _catalog(args), _context(args))
+    _dump(page.to_response(), sys.stdout)
+    return EXIT_OK
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    _dump({"images": generate()}, sys.stdout)
+    return EXIT_OK
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     print(P.reference_markdown())
     return EXIT_OK
@@ -70,6 +100,12 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="errors as the IMS JSON body on stdout")
 
 
+def _add_context(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", help="the caller's project id (an ordinary caller: scope applies)")
+    p.add_argument("--admin", action="store_true", help="the caller is an administrator (no scope)")
+    p.add_argument("--granted-eps", metavar="ID,...", help="enterprise projects granted to the caller")
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
@@ -80,8 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query(p)
     p = sub.add_parser("explain", help="print the checked query as JSON")
     _add_query(p)
+    p = sub.add_parser("query", help="run a query on image records; print the API response as JSON")
+    _add_query(p)
+    p.add_argument("--data", metavar="FILE", help="records: {\"images\": [...]}, a JSON array or JSON "
+                   "Lines; - for stdin (default: the bundled sample catalog)")
+    _add_context(p)
     sub.add_parser("params", help="print the parameter reference (Markdown)")
-    COMMANDS.update(check=cmd_check, explain=cmd_explain, params=cmd_params)
+    sub.add_parser("catalog", help="print the bundled sample catalog as JSON")
+    COMMANDS.update(check=cmd_check, explain=cmd_explain, params=cmd_params, query=cmd_query,
+                    catalog=cmd_catalog)
     return parser
 
 
@@ -95,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except QueryError as e:
         return _report(e, args)
+    except RecordError as e:
+        if getattr(args, "json", False):
+            _dump(e.to_ims(), sys.stdout)
+        else:
+            print(f"imgfilter: bad record: {e}", file=sys.stderr)
+        return EXIT_REJECTED
     except UsageError as e:
         print(f"imgfilter: {e}", file=sys.stderr)
         return EXIT_REJECTED

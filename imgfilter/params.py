@@ -22,7 +22,7 @@ class FieldType(enum.Enum):
     """How a record field is normalized at load time and compared."""
 
     TEXT = "text"  # compared by code point
-    ID = "id"  # a UUID, stored and compared in lowercase
+    ID = "id"  # an id (UUID), stored and compared in lowercase
     BOOL = "bool"  # JSON true/false or "true"/"false" in any case
     INT = "int"
     TIME = "time"  # ISO 8601; an instant in UTC at microsecond precision
@@ -131,7 +131,7 @@ FIELDS_LIST: tuple[Field, ...] = (
     F("__os_type", FieldType.TEXT),
     F("__os_version", FieldType.TEXT),
     F("virtual_env_type", FieldType.TEXT),
-    F("enterprise_project_id", FieldType.TEXT),
+    F("enterprise_project_id", FieldType.ID),
     F("architecture", FieldType.TEXT),
     F("__whole_image", FieldType.BOOL),
     F("__system__cmkid", FieldType.TEXT, "system_cmkid"),

@@ -1,0 +1,187 @@
+"""Target (a): a checked query as a Python predicate, sort and page over ``Image``s.
+
+The predicate is generated Python source, compiled once per (query, context)
+and cached: one boolean expression per filter, every query value passed in as
+a named constant (never spliced into the source), field names taken from the
+parameter table.  Evaluating it costs what a hand-written function costs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from . import params as P
+from .ast import (
+    CheckedQuery,
+    EnterpriseProject,
+    FieldIn,
+    Filter,
+    FlavorFit,
+    MemberFilter,
+    PropertyEq,
+    SupportFlag,
+    TagFilter,
+    TimeFilter,
+)
+from .check import Options, check
+from .context import Context
+from .records import Catalog, Image
+from .result import Page
+from .scope import DEFAULT_EPS, Resolved, marker_not_found, resolve
+
+Predicate = Callable[[Image], bool]
+SortKey = Callable[[Image], tuple[Any, ...]]
+
+_TIME_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
+
+
+class _Source:
+    """Collects the expression source and its constants for one predicate."""
+
+    def __init__(self) -> None:
+        self.consts: dict[str, object] = {}
+        self.temps = 0
+
+    def const(self, value: object) -> str:
+        name = f"c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"t{self.temps}"
+
+
+def _field(name: str) -> str:
+    # only names from the parameter table reach the source, as string literals
+    assert name in P.FIELDS, name
+    return f"v[{name!r}]"
+
+
+def _expr(node: Filter, src: _Source, ctx: Resolved) -> str | None:
+    """The Python expression for one filter (None: no restriction)."""
+    if isinstance(node, FieldIn):
+        f = _field(node.field)
+        if len(node.values) == 1:
+            value = node.values[0]
+            return f"{f} is {value}" if isinstance(value, bool) else f"{f} == {src.const(value)}"
+        return f"{f} in {src.const(frozenset(node.values))}"
+    if isinstance(node, TimeFilter):
+        t = src.temp()
+        return f"(({t} := {_field(node.field)}) is not None and {t} {_TIME_OPS[node.op]} {src.const(node.at)})"
+    if isinstance(node, TagFilter):
+        if node.value is None:
+            return f"{src.const(node.key)} in img.tag_keys"
+        return f"{src.const((node.key, node.value))} in img.tags"
+    if isinstance(node, MemberFilter):
+        return f"img.members.get({src.const(ctx.member_project)}) == {src.const(node.status)}"
+    if isinstance(node, EnterpriseProject):
+        f = _field("enterprise_project_id")
+        if node.value == DEFAULT_EPS:
+            t = src.temp()
+            return f"(({t} := {f}) is None or {t} == '0')"
+        if node.value == P.ALL_GRANTED_EPS:
+            if ctx.granted_eps is None:
+                return None
+            return f"({f} or '0') in {src.const(ctx.granted_eps)}"
+        return f"{f} == {src.const(node.value)}"
+    if isinstance(node, FlavorFit):
+        r, d = src.temp(), src.temp()
+        return (f"(({r} := {_field('min_ram')}) is None or {r} <= {src.const(node.ram_mb)}) and "
+                f"(({d} := {_field('min_disk')}) is None or {d} <= {src.const(node.disk_gb)})")
+    if isinstance(node, SupportFlag):
+        return f"{src.const(node.name)} in img.flags"
+    assert isinstance(node, PropertyEq)
+    return f"img.props.get({src.const(node.name)}) == {src.const(node.value)}"
+
+
+def _scope_expr(ctx: Resolved, src: _Source) -> str | None:
+    if ctx.scope is None:
+        return None
+    seen = [f"{_field('visibility')} == 'public'"]
+    if ctx.scope.project_id is not None:
+        project = src.const(ctx.scope.project_id)
+        seen.append(f"{_field('owner')} == {project}")
+        seen.append(f"img.members.get({project}) in {src.const(frozenset(ctx.scope.member_statuses))}")
+    return f"{_field('__isregistered')} is True and ({' or '.join(seen)})"
+
+
+def _compile(exprs: list[str], src: _Source) -> Predicate:
+    body = " and ".join(f"({e})" for e in exprs) or "True"
+    code = f"def predicate(img):\n    v = img.values\n    return {body}\n"
+    namespace: dict[str, Any] = dict(src.consts)
+    exec(compile(code, "<imgfilter predicate>", "exec"), namespace)
+    fn: Predicate = namespace["predicate"]
+    fn.__doc__ = code  # the generated source, for `explain` and debugging
+    return fn
+
+
+def sort_key(key: str) -> SortKey:
+    """The total order of §6 as a key: missing values smallest, then ``id``."""
+    assert key in P.SORT_KEYS
+    if key == "id":
+        return lambda img: (True, img.id, img.id)
+
+    def k(img: Image) -> tuple[Any, ...]:
+        v = img.values[key]
+        return (v is not None, v, img.id)
+
+    return k
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A query compiled for one context: predicate, scope and order."""
+
+    query: CheckedQuery
+    predicate: Predicate  # filters AND scope
+    visible: Predicate  # scope only: where the marker must be
+    key: SortKey
+    descending: bool
+
+    def page(self, images: Iterable[Image], by_id: dict[str, Image] | None = None) -> Page:
+        """Filter, order and page ``images`` (O(n log k) with a limit of k)."""
+        q = self.query
+        pool: Iterable[Image] = images
+        matches = filter(self.predicate, pool)
+        if q.marker is not None:
+            if by_id is None:
+                by_id = {img.id: img for img in images}
+            marker = by_id.get(q.marker)
+            if marker is None or not self.visible(marker):
+                raise marker_not_found(q)
+            mk = self.key(marker)
+            key = self.key
+            matches = (img for img in matches if (key(img) < mk if self.descending else key(img) > mk))
+        if q.limit is None:
+            chosen = sorted(matches, key=self.key, reverse=self.descending)
+            return Page(tuple(img.raw for img in chosen), None)
+        pick = heapq.nlargest if self.descending else heapq.nsmallest
+        chosen = pick(q.limit + 1, matches, key=self.key)
+        more = len(chosen) > q.limit
+        chosen = chosen[:q.limit]
+        return Page(tuple(img.raw for img in chosen), chosen[-1].id if more and chosen else None)
+
+
+@lru_cache(maxsize=1024)
+def compile_query(query: CheckedQuery, context: Context | None = None) -> Plan:
+    """Compile a checked query for a caller; raises ``QueryError`` for the
+    context's rules (IMG.0026, member_status without a project)."""
+    ctx = resolve(query, context)
+    src = _Source()
+    exprs = [e for e in (_expr(f, src, ctx) for f in query.filters) if e is not None]
+    scope = _scope_expr(ctx, src)
+    visible = _compile([scope] if scope else [], src)
+    predicate = _compile(exprs + ([scope] if scope else []), src)
+    return Plan(query, predicate, visible, sort_key(query.sort_key), query.sort_dir == "desc")
+
+
+def run(query: str | CheckedQuery, catalog: Catalog, context: Context | None = None,
+        options: Options | None = None) -> Page:
+    """Check (if given text), compile and run a query over a catalog."""
+    checked = check(query, options) if isinstance(query, str) else query
+    return compile_query(checked, context).page(catalog.images, catalog.by_id)

@@ -1,0 +1,270 @@
+"""Image records: loading, validation and normalization (done once, at load time).
+
+A record is shaped like an item of the API's response.  Each typed field of the
+parameter table is normalized (times to UTC instants, booleans in either
+spelling, UUIDs in lowercase), tags are split into key and value, memberships
+indexed; the original record is kept and returned unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from dateutil.parser import isoparse
+
+from . import params as P
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UTC = dt.timezone.utc
+_SPECIAL = frozenset({"tags", "members"})
+
+
+class RecordError(ValueError):
+    """A record that cannot be used; says where it is, its id and the field."""
+
+    code = "IMG.0001"
+
+    def __init__(self, position: str, image_id: str | None, field_name: str | None, message: str) -> None:
+        self.position = position
+        self.image_id = image_id
+        self.field = field_name
+        self.message = message
+        where = position + (f" (id {image_id})" if image_id else "")
+        what = f" field {field_name!r}:" if field_name else ""
+        super().__init__(f"{where}:{what} {message}")
+
+    def to_ims(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": str(self)}}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Image:
+    """One normalized record.  ``values`` has every typed field (None when
+    missing or null); ``raw`` is the record as it was given."""
+
+    id: str
+    values: Mapping[str, Any]
+    tags: frozenset[tuple[str, str]]
+    tag_keys: frozenset[str]
+    members: Mapping[str, str]
+    props: Mapping[str, str]  # other scalar fields as text (the `property` policy)
+    flags: frozenset[str]  # other fields that hold true (the open __support_* family)
+    raw: Mapping[str, Any] = field(repr=False)
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """A stored tag: ``k=v``; legacy ``k.v`` (no '='); or key-only ``k``."""
+    if "=" in tag:
+        k, _, v = tag.partition("=")
+    elif "." in tag:
+        k, _, v = tag.partition(".")
+    else:
+        k, v = tag, ""
+    return k, v
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An ISO 8601 timestamp as an aware UTC datetime; no offset means UTC."""
+    t = isoparse(value)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _normalize_field(fld: P.Field, value: Any) -> Any:
+    """The normalized value, or raise ValueError with the reason."""
+    t = fld.type
+    if t is P.FieldType.TEXT:
+        text = _text(value)
+        if text is None:
+            raise ValueError(f"{value!r} is not a string")
+        if "\x00" in text:
+            raise ValueError("contains a NUL character")
+        return text
+    if t is P.FieldType.ID:
+        text = _text(value)
+        if text is None or "\x00" in text:
+            raise ValueError(f"{value!r} is not an id")
+        return text.lower()
+    if t is P.FieldType.BOOL:
+        b = _bool(value)
+        if b is None:
+            raise ValueError(f"{value!r} is not a boolean (true/false)")
+        return b
+    if t is P.FieldType.INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r} is not an integer")
+        if not -(2**63) <= value < 2**63:
+            raise ValueError(f"{value} is out of the 64-bit range")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an ISO 8601 time string")
+    try:
+        return parse_time(value)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"{value!r} is not an ISO 8601 time ({e})") from None
+
+
+def normalize(record: Any, position: str) -> Image:
+    """Validate one record and build its ``Image``; raise ``RecordError``."""
+    if not isinstance(record, Mapping):
+        raise RecordError(position, None, None, f"a record must be a JSON object, not {type(record).__name__}")
+    rid = record.get("id")
+    if not isinstance(rid, str) or not _UUID.fullmatch(rid):
+        raise RecordError(position, None, "id", "missing" if rid is None else f"{rid!r} is not a UUID")
+    image_id = rid.lower()
+    values: dict[str, Any] = {}
+    for fld in P.FIELDS_LIST:
+        value = record.get(fld.name)
+        if value is None:
+            values[fld.name] = None
+            continue
+        try:
+            values[fld.name] = _normalize_field(fld, value)
+        except ValueError as e:
+            raise RecordError(position, image_id, fld.name, str(e)) from None
+    tags = _tags(record.get("tags"), position, image_id)
+    members = _members(record.get("members"), position, image_id)
+    props: dict[str, str] = {}
+    flags: set[str] = set()
+    for key, value in record.items():
+        if key in P.FIELDS or key in _SPECIAL or value is None:
+            continue
+        if isinstance(value, bool):
+            props[key] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            props[key] = value if isinstance(value, str) else json.dumps(value)
+        else:
+            continue
+        if _bool(value) is True:
+            flags.add(key)
+    return Image(image_id, values, frozenset(tags), frozenset(k for k, _ in tags), members, props,
+                 frozenset(flags), record)
+
+
+def _tags(value: Any, position: str, image_id: str) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise RecordError(position, image_id, "tags", "must be a list of strings")
+    return [split_tag(t) for t in value]
+
+
+def _members(value: Any, position: str, image_id: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    out: dict[str, str] = {}
+    if not isinstance(value, list):
+        raise RecordError(position, image_id, "members", "must be a list of {member_id, status}")
+    for m in value:
+        if not (isinstance(m, Mapping) and isinstance(m.get("member_id"), str)
+                and m.get("status") in P.MEMBER_STATUSES):
+            raise RecordError(position, image_id, "members",
+                              f"{m!r} is not {{\"member_id\": ..., \"status\": accepted|rejected|pending}}")
+        if m["member_id"] in out:
+            raise RecordError(position, image_id, "members", f"member {m['member_id']!r} is listed twice")
+        out[m["member_id"]] = m["status"]
+    return out
+
+
+class Catalog:
+    """A validated set of images, in load order, indexed by id."""
+
+    __slots__ = ("by_id", "images")
+
+    def __init__(self, images: Iterable[Image]) -> None:
+        self.images: tuple[Image, ...] = tuple(images)
+        self.by_id: dict[str, Image] = {img.id: img for img in self.images}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @classmethod
+    def from_records(cls, records: Iterable[tuple[str, Any]] | Iterable[Any]) -> Catalog:
+        """Records as dicts (or ``(position, dict)`` pairs); raise ``RecordError``."""
+        images: list[Image] = []
+        seen: dict[str, str] = {}
+        for i, item in enumerate(records):
+            position, record = item if isinstance(item, tuple) else (f"record {i + 1}", item)
+            img = normalize(record, position)
+            if img.id in seen:
+                raise RecordError(position, img.id, "id", f"duplicate id: also {seen[img.id]}")
+            seen[img.id] = position
+            images.append(img)
+        return cls(images)
+
+
+def iter_records(text: str) -> Iterator[tuple[str, Any]]:
+    """Records of a saved API response ``{"images": [...]}``, a JSON array, or
+    JSON Lines, each with its position for error messages."""
+    stripped = text.lstrip()
+    if not stripped:
+        return
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        if stripped[0] == "{" and e.msg == "Extra data":
+            yield from _json_lines(text)
+            return
+        raise RecordError(f"line {e.lineno} column {e.colno}", None, None, f"not JSON: {e.msg}") from None
+    if isinstance(doc, Mapping) and "images" in doc:
+        doc = doc["images"]
+        label = "images[{}]"
+    elif isinstance(doc, list):
+        label = "item {}"
+    elif isinstance(doc, Mapping):
+        yield "line 1", doc
+        return
+    else:
+        raise RecordError("document", None, None, "expected {\"images\": [...]}, a JSON array or JSON Lines")
+    if not isinstance(doc, list):
+        raise RecordError("document", None, "images", "must be a list")
+    for i, rec in enumerate(doc):
+        yield label.format(i), rec
+
+
+def _json_lines(text: str) -> Iterator[tuple[str, Any]]:
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {n}", json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
+
+
+def load(source: str | Path | IO[str]) -> Catalog:
+    """Load records from a path, ``-`` (stdin) or an open text file."""
+    if isinstance(source, str | Path):
+        if str(source) == "-":
+            import sys
+
+            text = sys.stdin.read()
+        else:
+            try:
+                text = Path(source).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise RecordError(str(source), None, None, f"cannot read: {e}") from None
+    else:
+        text = source.read()
+    return Catalog.from_records(iter_records(text))

@@ -1,0 +1,24 @@
+"""The page every target returns: the same object from memory and from SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The images of one page (the original records) and ``next_marker``:
+    the id of the last image when more matches follow, else None."""
+
+    images: tuple[Mapping[str, Any], ...]
+    next_marker: str | None
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(img["id"]).lower() for img in self.images]
+
+    def to_response(self) -> dict[str, Any]:
+        """The HTTP response body: ``{"images": [...], "page_info": {"next_marker": ...}}``."""
+        return {"images": list(self.images), "page_info": {"next_marker": self.next_marker}}
