@@ -2,10 +2,23 @@
 
 from .ast import CheckedQuery, Span
 from .check import Flavor, Options, check
+from .context import Context
 from .errors import Diagnostic, QueryError, Severity
+from .memory import compile_query, run
+from .records import Catalog, Image, RecordError
+from .records import load as load_records
+from .result import Page
 
 __all__ = [
+    "Catalog",
     "CheckedQuery",
+    "Context",
+    "Image",
+    "Page",
+    "RecordError",
+    "compile_query",
+    "load_records",
+    "run",
     "Diagnostic",
     "Flavor",
     "Options",

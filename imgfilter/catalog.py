@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import params as P
-from .records import Catalog
+from .records import Catalog, parse_time
 
 SEED = 20181028
 SIZE = 2000
@@ -152,6 +152,10 @@ def generate(n: int = SIZE, seed: int = SEED) -> list[dict[str, Any]]:
         platform = rnd.choice(platforms)
         version, bits = rnd.choice(OS_VERSIONS[platform])
         img = _base(rnd, platform, version, bits)
+        if len(out) > 2 and rnd.random() < 0.1:  # built in the same batch: a tie on created_at
+            twin = out[-1]["created_at"]
+            img["created_at"] = twin if rnd.random() < 0.5 else (
+                parse_time(twin).astimezone(dt.timezone(dt.timedelta(hours=-5))).isoformat())
         kind = rnd.random()
         if kind < 0.35:  # public images
             img.update(__imagetype="gold", visibility="public", owner=PUBLIC_OWNER, protected=True,

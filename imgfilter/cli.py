@@ -67,7 +67,7 @@ def _context(args: argparse.Namespace) -> Context | None:
     granted = [g for g in args.granted_eps.split(",") if g] if args.granted_eps is not None else None
     if args.project is None and not args.admin:
         if granted is not None:
-            return Context(None, False, frozenset(granted))
+            return Context(None, True, frozenset(granted))  # trusted, as without a context
         return None  # a trusted caller: no scope
     return Context.of(args.project, admin=args.admin, granted_eps=granted)
 

@@ -15,3 +15,13 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("IMGFILTER_HYPOTHESIS_PROFILE", "ci"))
+
+
+import pytest  # noqa: E402
+
+from .targets import Target, memory_target  # noqa: E402
+
+
+@pytest.fixture(params=["memory"])
+def target(request: pytest.FixtureRequest) -> Target:
+    return memory_target()
