@@ -19,9 +19,42 @@ settings.load_profile(os.environ.get("IMGFILTER_HYPOTHESIS_PROFILE", "ci"))
 
 import pytest  # noqa: E402
 
-from .targets import Target, memory_target  # noqa: E402
+from imgfilter import db  # noqa: E402
+from imgfilter.records import Catalog  # noqa: E402
+
+from .dbs import ENGINES, isolated  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+from .fixtures import RECORDS  # noqa: E402
+from .targets import Target, memory_target, sql_target  # noqa: E402
 
 
-@pytest.fixture(params=["memory"])
-def target(request: pytest.FixtureRequest) -> Target:
-    return memory_target()
+class LoadedDatabases:
+    """One private database per engine, loaded with the hand-written records on
+    first use and dropped at the end of the run."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.stack = stack
+        self.conns: dict[str, Any] = {}
+
+    def get(self, engine: str) -> Any:
+        if engine not in self.conns:
+            conn = self.stack.enter_context(isolated(engine))
+            db.load_catalog(conn, Catalog.from_records(RECORDS))
+            self.conns[engine] = conn
+        return self.conns[engine]
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[LoadedDatabases]:
+    with ExitStack() as stack:
+        yield LoadedDatabases(stack)
+
+
+@pytest.fixture(params=["memory", *ENGINES])
+def target(request: pytest.FixtureRequest, databases: LoadedDatabases) -> Target:
+    """The same queries through every target: memory, SQLite, PostgreSQL, MariaDB."""
+    if request.param == "memory":
+        return memory_target()
+    return sql_target(databases.get(request.param))

@@ -1,4 +1,4 @@
-"""Semantics §2–§6 through the in-memory target, on hand-written records."""
+"""Semantics §2–§6 through every target (memory, SQLite, PostgreSQL, MariaDB) on hand-written records."""
 
 from __future__ import annotations
 

@@ -1,0 +1,278 @@
+"""Target (b): a checked query as parameterized SQL for SQLite, PostgreSQL, MySQL/MariaDB.
+
+The compiler is a visitor from filter nodes to SQL fragments.  Every value is
+a bound parameter in the driver's paramstyle; identifiers come only from the
+``Schema``.  The SQL text depends on the query's shape (and the size of the
+context's grant list), never on a value.
+
+Order and pages.  The total order of §6 puts images whose sort value is
+missing before all others (ascending) or after them (descending).  Rather than
+trust each engine's NULL ordering, a page is read from up to two *segments*
+in order: the images whose sort value is NULL (ordered by ``id``) and the
+others (ordered by sort value, then ``id``).  Each segment's statement is an
+index range in the order of the ``(sort column, id)`` index, so neither the
+first page nor a page deep behind a marker sorts or scans from the start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from . import params as P
+from .ast import (
+    CheckedQuery,
+    EnterpriseProject,
+    FieldIn,
+    Filter,
+    FlavorFit,
+    MemberFilter,
+    PropertyEq,
+    SupportFlag,
+    TagFilter,
+    TimeFilter,
+)
+from .context import Context
+from .dialects import Dialect
+from .dialects import get as get_dialect
+from .schema import DEFAULT_SCHEMA, Schema
+from .scope import DEFAULT_EPS, Resolved, resolve
+
+_CMP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
+
+
+class Slot:
+    """A parameter bound at run time: the marker's sort value or id, or the row limit."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+MARKER_VALUE = Slot("marker sort value")
+MARKER_ID = Slot("marker id")
+ROW_LIMIT = Slot("row limit")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """SQL text and its parameters (``Slot``s are filled in at run time)."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+    def bind(self, values: dict[Slot, Any]) -> tuple[Any, ...]:
+        return tuple(values[p] if isinstance(p, Slot) else p for p in self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One part of the order: images whose sort value is NULL, or the others."""
+
+    null: bool
+    first: Statement  # from the start of the segment
+    after: Statement  # strictly after the marker (the marker lies in this segment)
+
+
+@dataclass(frozen=True, slots=True)
+class SqlPlan:
+    """Everything needed to read pages of one query for one caller."""
+
+    query: CheckedQuery
+    dialect: Dialect
+    marker_lookup: Statement | None  # the marker's sort value, within the scope
+    segments: tuple[Segment, ...]  # in page order
+
+    def statements(self) -> list[tuple[str, Statement]]:
+        """Every statement with a label, for printing."""
+        out: list[tuple[str, Statement]] = []
+        if self.marker_lookup is not None:
+            out.append(("marker lookup", self.marker_lookup))
+        for seg in self.segments:
+            part = "images with no sort value" if seg.null else "images with a sort value"
+            out.append((f"{part}: first page", seg.first))
+            if self.query.marker is not None:
+                out.append((f"{part}: after the marker", seg.after))
+        return out
+
+
+_TOKEN = re.compile("\x00([0-9]+)\x00")
+
+
+class _Builder:
+    """Collects SQL fragments and their parameters for one statement.
+
+    ``p(value)`` stands a token for the value in the text; ``finish`` replaces
+    the tokens with the driver's placeholder and lists the values in the order
+    they appear, so fragments may be built in any order.
+    """
+
+    def __init__(self, dialect: Dialect, schema: Schema) -> None:
+        self.d = dialect
+        self.s = schema
+        self.values: list[Any] = []
+
+    def p(self, value: Any) -> str:
+        self.values.append(value)
+        return f"\x00{len(self.values) - 1}\x00"
+
+    def finish(self, sql: str) -> Statement:
+        params: list[Any] = []
+
+        def placeholder(m: re.Match[str]) -> str:
+            params.append(self.values[int(m.group(1))])
+            return self.d.placeholder
+
+        return Statement(_TOKEN.sub(placeholder, sql), tuple(params))
+
+    def col(self, field_name: str) -> str:
+        return f"i.{self.d.ident(self.s.column(field_name))}"
+
+    def value(self, field_name: str, value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            return self.d.bind_time(value)
+        return value
+
+    def exists(self, table: str, conds: list[str]) -> str:
+        where = " AND ".join([f"x.image_id = i.{self.d.ident(self.s.column('id'))}", *conds])
+        return f"EXISTS (SELECT 1 FROM {self.d.ident(table)} x WHERE {where})"
+
+    # -- the visitor ------------------------------------------------------------------
+    def filter(self, node: Filter, ctx: Resolved) -> str | None:
+        if isinstance(node, FieldIn):
+            col = self.col(node.field)
+            if len(node.values) == 1:
+                return f"{col} = {self.p(node.values[0])}"
+            return f"{col} IN ({', '.join(self.p(v) for v in node.values)})"
+        if isinstance(node, TimeFilter):
+            return f"{self.col(node.field)} {_CMP[node.op]} {self.p(self.value(node.field, node.at))}"
+        if isinstance(node, TagFilter):
+            conds = [f"x.tag_key = {self.p(node.key)}"]
+            if node.value is not None:
+                conds.append(f"x.tag_value = {self.p(node.value)}")
+            return self.exists(self.s.tags, conds)
+        if isinstance(node, MemberFilter):
+            return self.exists(self.s.members, [f"x.member_id = {self.p(ctx.member_project)}",
+                                                f"x.status = {self.p(node.status)}"])
+        if isinstance(node, EnterpriseProject):
+            col = self.col("enterprise_project_id")
+            if node.value == DEFAULT_EPS:
+                return f"({col} IS NULL OR {col} = {self.p(DEFAULT_EPS)})"
+            if node.value == P.ALL_GRANTED_EPS:
+                if ctx.granted_eps is None:
+                    return None
+                if not ctx.granted_eps:
+                    return "1 = 0"
+                granted = sorted(ctx.granted_eps)
+                return (f"COALESCE({col}, {self.p(DEFAULT_EPS)}) IN "
+                        f"({', '.join(self.p(g) for g in granted)})")
+            return f"{col} = {self.p(node.value)}"
+        if isinstance(node, FlavorFit):
+            ram, disk = self.col("min_ram"), self.col("min_disk")
+            return (f"({ram} IS NULL OR {ram} <= {self.p(node.ram_mb)}) AND "
+                    f"({disk} IS NULL OR {disk} <= {self.p(node.disk_gb)})")
+        if isinstance(node, SupportFlag):
+            return self.exists(self.s.properties, [f"x.name = {self.p(node.name)}",
+                                                   f"x.is_true = {self.p(True)}"])
+        assert isinstance(node, PropertyEq)
+        return self.exists(self.s.properties, [f"x.name = {self.p(node.name)}",
+                                               f"x.value = {self.p(node.value)}"])
+
+    def scope(self, ctx: Resolved) -> str | None:
+        if ctx.scope is None:
+            return None
+        registered = f"{self.col('__isregistered')} = {self.p(True)}"
+        seen = [f"{self.col('visibility')} = {self.p('public')}"]
+        if ctx.scope.project_id is not None:
+            seen.append(f"{self.col('owner')} = {self.p(ctx.scope.project_id)}")
+            statuses = ", ".join(self.p(s) for s in ctx.scope.member_statuses)
+            seen.append(self.exists(self.s.members, [f"x.member_id = {self.p(ctx.scope.project_id)}",
+                                                     f"x.status IN ({statuses})"]))
+        return f"{registered} AND ({' OR '.join(seen)})"
+
+
+def _where(b: _Builder, query: CheckedQuery, ctx: Resolved) -> list[str]:
+    conds = [c for c in (b.filter(f, ctx) for f in query.filters) if c is not None]
+    scope = b.scope(ctx)
+    if scope is not None:
+        conds.append(scope)
+    return [f"({c})" for c in conds]
+
+
+def _statement(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema,
+               tail: Callable[[_Builder], tuple[list[str], str]]) -> Statement:
+    b = _Builder(d, s)
+    conds = _where(b, query, ctx)
+    extra, order = tail(b)
+    where = " AND ".join(conds + extra) or "1 = 1"
+    sql = (f"SELECT i.{d.ident(s.column('id'))}, i.{d.ident(s.record)} FROM {d.ident(s.images)} i "
+           f"WHERE {where} ORDER BY {order}")
+    if query.limit is not None:
+        sql += f" LIMIT {b.p(ROW_LIMIT)}"
+    return b.finish(sql)
+
+
+def _segment(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema, null: bool) -> Segment:
+    desc = query.sort_dir == "desc"
+    direction = "DESC" if desc else "ASC"
+    lt = "<" if desc else ">"
+    key_field = query.sort_key
+
+    def col(b: _Builder) -> str:
+        return b.col(key_field)
+
+    def ident(b: _Builder) -> str:
+        return b.col("id")
+
+    def first(b: _Builder) -> tuple[list[str], str]:
+        if key_field == "id":
+            return [], f"{ident(b)} {direction}"
+        if null:
+            return [f"{col(b)} IS NULL"], f"{ident(b)} {direction}"
+        return [f"{col(b)} IS NOT NULL"], f"{col(b)} {direction}, {ident(b)} {direction}"
+
+    def after(b: _Builder) -> tuple[list[str], str]:
+        if key_field == "id":
+            return [f"{ident(b)} {lt} {b.p(MARKER_ID)}"], f"{ident(b)} {direction}"
+        if null:
+            return ([f"{col(b)} IS NULL", f"{ident(b)} {lt} {b.p(MARKER_ID)}"], f"{ident(b)} {direction}")
+        # a range on the index's first column, then the tie-break on id
+        ge = "<=" if desc else ">="
+        cond = (f"{col(b)} {ge} {b.p(MARKER_VALUE)} AND ({col(b)} {lt} {b.p(MARKER_VALUE)} OR "
+                f"{ident(b)} {lt} {b.p(MARKER_ID)})")
+        return [cond], f"{col(b)} {direction}, {ident(b)} {direction}"
+
+    return Segment(null, _statement(query, ctx, d, s, first), _statement(query, ctx, d, s, after))
+
+
+@lru_cache(maxsize=1024)
+def compile_sql(query: CheckedQuery, dialect: str | Dialect = "sqlite", context: Context | None = None,
+                schema: Schema = DEFAULT_SCHEMA) -> SqlPlan:
+    """Compile a checked query for a dialect and a caller; raises ``QueryError``
+    for the context's rules, as the in-memory target does."""
+    d = get_dialect(dialect)
+    ctx = resolve(query, context)
+    marker_lookup = None
+    if query.marker is not None:
+        b = _Builder(d, schema)
+        conds = [f"{b.col('id')} = {b.p(query.marker)}"]
+        scope = b.scope(ctx)
+        if scope is not None:
+            conds.append(f"({scope})")
+        key = b.col(query.sort_key)
+        marker_lookup = b.finish(f"SELECT {key} FROM {d.ident(schema.images)} i WHERE {' AND '.join(conds)}")
+    if query.sort_key == "id":
+        segments: Sequence[Segment] = (_segment(query, ctx, d, schema, False),)
+    else:
+        nulls = _segment(query, ctx, d, schema, True)
+        values = _segment(query, ctx, d, schema, False)
+        segments = (values, nulls) if query.sort_dir == "desc" else (nulls, values)
+    return SqlPlan(query, d, marker_lookup, tuple(segments))

@@ -1,0 +1,75 @@
+"""Real database engines for the tests: SQLite always; PostgreSQL and
+MariaDB/MySQL when their URLs are set (``.ci/run`` sets them).
+
+Outside CI a missing URL or server skips those tests with a message saying how
+to enable them; under ``CI=true`` it fails.  Each test run works in its own
+PostgreSQL schema / MariaDB database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from imgfilter.db import connect
+
+ENV = {"postgresql": "IMGFILTER_TEST_POSTGRESQL_URL", "mysql": "IMGFILTER_TEST_MYSQL_URL"}
+EXAMPLE = {"postgresql": "postgresql://postgres@127.0.0.1:5432/test", "mysql": "mysql://root@127.0.0.1:3306/test"}
+ENGINES = ["sqlite", "postgresql", "mysql"]
+
+
+def _unavailable(engine: str, why: str) -> None:
+    message = (f"{engine} tests need a server: {why}. Set {ENV[engine]}={EXAMPLE[engine]} "
+               f"(as .ci/run does) to run them.")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@contextmanager
+def isolated(engine: str) -> Iterator[Any]:
+    """A connection to a fresh, private namespace of ``engine``; dropped after."""
+    if engine == "sqlite":
+        conn = sqlite3.connect(":memory:")
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    url = os.environ.get(ENV[engine])
+    if not url:
+        _unavailable(engine, f"{ENV[engine]} is not set")
+    assert url is not None
+    try:
+        conn = connect(url)
+    except Exception as e:  # noqa: BLE001 - any failure to connect means "no server"
+        _unavailable(engine, f"cannot connect to {url} ({e})")
+    name = f"imgfilter_test_{uuid.uuid4().hex[:12]}"
+    cur = conn.cursor()
+    if engine == "postgresql":
+        conn.autocommit = True
+        cur.execute(f'CREATE SCHEMA "{name}"')
+        cur.execute(f'SET search_path TO "{name}"')
+        conn.autocommit = False
+    else:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        cur.execute(f"USE `{name}`")
+    try:
+        yield conn
+    finally:
+        try:
+            conn.rollback()
+            cur = conn.cursor()
+            if engine == "postgresql":
+                conn.autocommit = True
+                cur.execute(f'DROP SCHEMA "{name}" CASCADE')
+            else:
+                cur.execute(f"DROP DATABASE `{name}`")
+        finally:
+            conn.close()
