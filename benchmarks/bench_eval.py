@@ -16,17 +16,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import median_seconds  # noqa: E402
+from _timing import median_seconds
 
-import imgfilter  # noqa: E402
-from imgfilter.catalog import generate  # noqa: E402
-from imgfilter.memory import compile_query, sort_key  # noqa: E402
-from imgfilter.records import Catalog, Image  # noqa: E402
+import imgfilter
+from imgfilter.catalog import generate
+from imgfilter.memory import compile_query, sort_key
+from imgfilter.records import Catalog, Image
 
 SIX = ("__os_type=Linux&protected=false&min_ram=0&tag=env"
        "&created_at=gte:2018-01-01T00:00:00Z&updated_at=neq:2020-01-01T00:00:00Z")
-T1 = dt.datetime(2018, 1, 1, tzinfo=dt.timezone.utc)
-T2 = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+T1 = dt.datetime(2018, 1, 1, tzinfo=dt.UTC)
+T2 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 
 def hand_written(img: Image) -> bool:

@@ -11,10 +11,10 @@ from urllib.parse import parse_qsl, quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import median_seconds  # noqa: E402
+from _timing import median_seconds
 
-import imgfilter  # noqa: E402
-from imgfilter.check import check_uncached  # noqa: E402
+import imgfilter
+from imgfilter.check import check_uncached
 
 API_EXAMPLE = "__imagetype=gold&sort_key=name&limit=1"
 FIFTEEN = {

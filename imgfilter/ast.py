@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class ParsedQuery:
 
 # ---- checked filter nodes ------------------------------------------------------
 
-Scalar = Union[str, int, bool]
+Scalar = str | int | bool
 
 
 def _wire(v: Scalar) -> str:
@@ -179,13 +179,13 @@ class FlavorFit:
         return "flavor_id", self.flavor_id
 
 
-Filter = Union[FieldIn, SupportFlag, PropertyEq, TimeFilter, TagFilter, MemberFilter,
-               EnterpriseProject, FlavorFit]
+Filter = (FieldIn | SupportFlag | PropertyEq | TimeFilter | TagFilter | MemberFilter
+          | EnterpriseProject | FlavorFit)
 
 
 def format_time(t: dt.datetime) -> str:
     """ISO 8601 in UTC with 'Z', microseconds only when non-zero."""
-    t = t.astimezone(dt.timezone.utc)
+    t = t.astimezone(dt.UTC)
     spec = "%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ"
     return t.strftime(spec)
 

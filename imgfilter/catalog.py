@@ -81,7 +81,7 @@ API_EXAMPLE: list[dict[str, Any]] = [
 
 
 def _time(rnd: random.Random) -> str:
-    start = dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2016, 1, 1, tzinfo=dt.UTC)
     t = start + dt.timedelta(seconds=rnd.randrange(0, 10 * 365 * 86400))
     t = t.replace(second=0) if rnd.random() < 0.3 else t  # minute-aligned: ties
     form = rnd.random()
@@ -107,7 +107,8 @@ def _base(rnd: random.Random, platform: str, version: str, bits: str) -> dict[st
         "created_at": created, "updated_at": created if rnd.random() < 0.5 else _time(rnd),
         "min_ram": rnd.choice([0, 0, 1024, 2048, 4096]), "min_disk": rnd.choice([40, 40, 50, 100]),
         "size": rnd.choice([0, 0, 2147483648, 10737418240, 42949672960]),
-        "__os_type": _os_type(platform), "__platform": "Red Hat" if platform == "RedHat" and rnd.random() < 0.3 else platform,
+        "__os_type": _os_type(platform),
+        "__platform": "Red Hat" if platform == "RedHat" and rnd.random() < 0.3 else platform,
         "__os_version": version, "__os_bit": bits,
         "virtual_env_type": "FusionCompute", "__isregistered": "true", "tags": [],
         "architecture": "arm" if "EulerOS" in version and rnd.random() < 0.5 else "x86",

@@ -319,7 +319,7 @@ class _Checker:
             op_tok, ts_tok = parse_value(value, "time_filter")
         except SubParseError as e:
             colon = value.find(":")
-            if 0 < colon and e.pos <= colon and not value[:1].isdigit():
+            if colon > 0 and e.pos <= colon and not value[:1].isdigit():
                 self.error(pair, param, f"{value[:colon]!r} is not an operator: expected one of "
                            f"{', '.join(P.TIME_OPS)}", _did_you_mean(value[:colon], P.TIME_OPS),
                            span=pair.raw_span(0, colon))
@@ -335,7 +335,7 @@ class _Checker:
             start = len(value) - len(ts)
             self.error(pair, param, f"{ts!r} is not a valid time: {e}", span=pair.raw_span(start, len(value)))
             return
-        at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+        at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
         if op_tok is None:
             self.warn(pair, "no operator: taken as eq", f"write {param.name}=eq:{ts}")
         op = op_tok or "eq"

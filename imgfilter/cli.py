@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from . import db
 from . import params as P
+from .ast import CheckedQuery
 from .catalog import bundled, generate
 from .check import Options, check
 from .context import Context
@@ -21,6 +24,8 @@ from .errors import QueryError
 from .memory import run
 from .records import Catalog, RecordError
 from .records import load as load_records
+from .result import Page
+from .sql import compile_sql
 
 EXIT_OK = 0
 EXIT_REJECTED = 2
@@ -76,10 +81,57 @@ def _catalog(args: argparse.Namespace) -> Catalog:
     return bundled() if args.data is None else load_records(args.data)
 
 
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\rloaded {done:,}/{total:,} images", end=end, file=sys.stderr, flush=True)
+
+
+def _sql_page(args: argparse.Namespace, checked: CheckedQuery, context: Context | None) -> Page:
+    if args.db is not None:
+        conn = db.connect(args.db)
+    elif args.data is not None:  # --engine sqlite --data FILE: a temporary database
+        catalog = load_records(args.data)
+        conn = sqlite3.connect(":memory:")
+        db.load_catalog(conn, catalog)
+    else:
+        conn = sqlite3.connect(db.bundled_sqlite_path())
+    try:
+        return db.run(conn, checked, context)
+    finally:
+        conn.close()
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     checked = check(args.query, _options(args))
-    page = run(checked, _catalog(args), _context(args))
+    context = _context(args)
+    if args.db is not None and args.data is not None:
+        raise UsageError("give --db or --data, not both")
+    if args.db is not None or args.engine == "sqlite":
+        page = _sql_page(args, checked, context)
+    else:
+        page = run(checked, _catalog(args), context)
     _dump(page.to_response(), sys.stdout)
+    return EXIT_OK
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    plan = compile_sql(check(args.query, _options(args)), args.dialect, _context(args))
+    for label, stmt in plan.statements():
+        print(f"-- {label}")
+        print(stmt.sql + ";")
+        print(f"-- params: {[p if isinstance(p, str | int | bool | None) else repr(p) for p in stmt.params]}")
+    return EXIT_OK
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    catalog = load_records(args.file)
+    conn = db.connect(args.db)
+    try:
+        n = db.load_catalog(conn, catalog, progress=_progress)
+    finally:
+        conn.close()
+    print(f"loaded {n} images into {args.db}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -120,11 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query(p)
     p.add_argument("--data", metavar="FILE", help="records: {\"images\": [...]}, a JSON array or JSON "
                    "Lines; - for stdin (default: the bundled sample catalog)")
+    p.add_argument("--db", metavar="URL", help="run on a database: sqlite:///PATH, postgresql://..., "
+                   "mysql://...")
+    p.add_argument("--engine", choices=("memory", "sqlite"), default="memory",
+                   help="memory (default), or sqlite: run the SQL target on a temporary SQLite database "
+                   "of --data (or of the bundled catalog)")
     _add_context(p)
+    p = sub.add_parser("sql", help="print the SQL statements and parameters of a query")
+    _add_query(p)
+    p.add_argument("--dialect", choices=("sqlite", "postgresql", "mysql"), default="sqlite")
+    _add_context(p)
+    p = sub.add_parser("load", help="load image records into a database (creating the schema)")
+    p.add_argument("file", help="records: {\"images\": [...]}, a JSON array or JSON Lines; - for stdin")
+    p.add_argument("--db", metavar="URL", required=True, help="sqlite:///PATH, postgresql://..., mysql://...")
     sub.add_parser("params", help="print the parameter reference (Markdown)")
     sub.add_parser("catalog", help="print the bundled sample catalog as JSON")
     COMMANDS.update(check=cmd_check, explain=cmd_explain, params=cmd_params, query=cmd_query,
-                    catalog=cmd_catalog)
+                    catalog=cmd_catalog, sql=cmd_sql, load=cmd_load)
     return parser
 
 
@@ -143,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _dump(e.to_ims(), sys.stdout)
         else:
             print(f"imgfilter: bad record: {e}", file=sys.stderr)
+        return EXIT_REJECTED
+    except db.DatabaseError as e:
+        print(f"imgfilter: {e}", file=sys.stderr)
         return EXIT_REJECTED
     except UsageError as e:
         print(f"imgfilter: {e}", file=sys.stderr)

@@ -6,6 +6,7 @@ Drivers: the standard library's ``sqlite3``; ``psycopg`` 3 and ``PyMySQL``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -220,10 +221,13 @@ def _id(value: Any) -> str:
 
 def bundled_sqlite_path() -> Path:
     """The bundled catalog as an SQLite file in the user's cache, built on first use."""
-    from .catalog import SEED, SIZE, bundled
+    from .catalog import bundled, generate
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imgfilter"
-    path = cache / f"catalog-{SIZE}-{SEED}-v1.sqlite3"
+    # named by content: a changed generator or schema never reuses a stale file
+    digest = hashlib.sha256(json.dumps(generate()).encode())
+    digest.update("\n".join(create_statements(get_dialect("sqlite"))).encode())
+    path = cache / f"catalog-{digest.hexdigest()[:16]}.sqlite3"
     if path.exists():
         return path
     cache.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .params import FieldType
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def sqlite_time(t: dt.datetime) -> str:

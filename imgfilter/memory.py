@@ -146,8 +146,7 @@ class Plan:
     def page(self, images: Iterable[Image], by_id: dict[str, Image] | None = None) -> Page:
         """Filter, order and page ``images`` (O(n log k) with a limit of k)."""
         q = self.query
-        pool: Iterable[Image] = images
-        matches = filter(self.predicate, pool)
+        matches: Iterable[Image] = filter(self.predicate, images)
         if q.marker is not None:
             if by_id is None:
                 by_id = {img.id: img for img in images}

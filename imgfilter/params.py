@@ -155,10 +155,12 @@ PLATFORMS = (
     "Windows", "Ubuntu", "RedHat", "SUSE", "CentOS", "Debian", "OpenSUSE",
     "Oracle Linux", "Fedora", "Other", "CoreOS", "EulerOS",
 )
+REDHAT = ("RedHat", "Red Hat")  # one platform, two spellings (IMS+)
 STATUSES = ("queued", "saving", "deleted", "killed", "active")
 DISK_FORMATS = ("vhd", "zvhd", "zvhd2", "raw", "qcow2", "iso")
 SORT_KEYS = ("name", "container_format", "disk_format", "status", "id", "size", "created_at")
-MEMBER_STATUSES = ("accepted", "rejected", "pending")
+MEMBER_REDHAT = ("RedHat", "Red Hat")  # one platform, two spellings (IMS+)
+STATUSES = ("accepted", "rejected", "pending")
 TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
 SUPPORT_FLAGS = (
     "__support_kvm", "__support_xen", "__support_largememory", "__support_diskintensive",
@@ -191,7 +193,7 @@ PARAMS_LIST: tuple[Param, ...] = (
     _p("min_disk", Kind.INT, "Minimum disk in GB.", minimum=1, maximum=1024),
     _p("__os_bit", Kind.ENUM, "Operating system bits.", choices=("32", "64")),
     _p("__platform", Kind.ENUM, "Platform; RedHat and Red Hat name one platform.",
-       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": ("RedHat", "Red Hat"), "Red Hat": ("RedHat", "Red Hat")})),
+       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": REDHAT, "Red Hat": REDHAT})),
     _p("__os_type", Kind.ENUM, "Operating system type.", code="IMG.0122",
        choices=("Linux", "Windows", "Other")),
     _p("__os_version", Kind.TEXT, "Operating system version.", source="IMS+"),

@@ -21,7 +21,7 @@ from dateutil.parser import isoparse
 from . import params as P
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _SPECIAL = frozenset({"tags", "members"})
 
 
@@ -91,21 +91,26 @@ def _text(value: Any) -> str | None:
     return None
 
 
+MAX_TEXT = 255  # characters in a typed text field (IMS's own limit on names)
+MAX_PROPERTY_NAME = 255
+
+
+def _check_text(text: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"is {len(text)} characters long; at most {MAX_TEXT}")
+    if "\x00" in text:
+        raise ValueError("contains a NUL character, which PostgreSQL cannot store")
+
+
 def _normalize_field(fld: P.Field, value: Any) -> Any:
     """The normalized value, or raise ValueError with the reason."""
     t = fld.type
-    if t is P.FieldType.TEXT:
+    if t is P.FieldType.TEXT or t is P.FieldType.ID:
         text = _text(value)
         if text is None:
             raise ValueError(f"{value!r} is not a string")
-        if "\x00" in text:
-            raise ValueError("contains a NUL character")
-        return text
-    if t is P.FieldType.ID:
-        text = _text(value)
-        if text is None or "\x00" in text:
-            raise ValueError(f"{value!r} is not an id")
-        return text.lower()
+        _check_text(text)
+        return text.lower() if t is P.FieldType.ID else text
     if t is P.FieldType.BOOL:
         b = _bool(value)
         if b is None:
@@ -148,12 +153,18 @@ def normalize(record: Any, position: str) -> Image:
     props: dict[str, str] = {}
     flags: set[str] = set()
     for key, value in record.items():
-        if key in P.FIELDS or key in _SPECIAL or value is None:
+        # other scalar fields, for the `property` policy and the open __support_* family
+        if key in P.FIELDS or key in _SPECIAL or value is None or len(key) > MAX_PROPERTY_NAME:
             continue
         if isinstance(value, bool):
             props[key] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            props[key] = value if isinstance(value, str) else json.dumps(value)
+        elif isinstance(value, str):
+            if "\x00" in value or "\x00" in key:
+                raise RecordError(position, image_id, key, "contains a NUL character, which PostgreSQL "
+                                  "cannot store")
+            props[key] = value
+        elif isinstance(value, int | float):
+            props[key] = json.dumps(value)
         else:
             continue
         if _bool(value) is True:
@@ -167,6 +178,11 @@ def _tags(value: Any, position: str, image_id: str) -> list[tuple[str, str]]:
         return []
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise RecordError(position, image_id, "tags", "must be a list of strings")
+    for t in value:
+        try:
+            _check_text(t)
+        except ValueError as e:
+            raise RecordError(position, image_id, "tags", f"tag {t[:40]!r}: {e}") from None
     return [split_tag(t) for t in value]
 
 
@@ -181,6 +197,10 @@ def _members(value: Any, position: str, image_id: str) -> dict[str, str]:
                 and m.get("status") in P.MEMBER_STATUSES):
             raise RecordError(position, image_id, "members",
                               f"{m!r} is not {{\"member_id\": ..., \"status\": accepted|rejected|pending}}")
+        try:
+            _check_text(m["member_id"])
+        except ValueError as e:
+            raise RecordError(position, image_id, "members", f"member_id {e}") from None
         if m["member_id"] in out:
             raise RecordError(position, image_id, "members", f"member {m['member_id']!r} is listed twice")
         out[m["member_id"]] = m["status"]

@@ -17,15 +17,16 @@ settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("IMGFILTER_HYPOTHESIS_PROFILE", "ci"))
 
 
+from collections.abc import Iterator  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
+from typing import Any  # noqa: E402
+
 import pytest  # noqa: E402
 
 from imgfilter import db  # noqa: E402
 from imgfilter.records import Catalog  # noqa: E402
 
 from .dbs import ENGINES, isolated  # noqa: E402
-from contextlib import ExitStack  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from typing import Any  # noqa: E402
 from .fixtures import RECORDS  # noqa: E402
 from .targets import Target, memory_target, sql_target  # noqa: E402
 

@@ -20,7 +20,7 @@ from imgfilter.ast import format_time
 
 Drawn = tuple[str, str]  # (wire value, canonical value)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TAG_CHARS = string.ascii_letters + string.digits + "_-" + "环境生产测试"
 TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 

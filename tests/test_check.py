@@ -23,7 +23,7 @@ from imgfilter.ast import (
 from .helpers import codes, ok, rejected, underlined
 
 UUID = "bc6bed6e-ba3a-4447-afcc-449174a3eb52"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def only(query: str, options: Options | None = None) -> object:

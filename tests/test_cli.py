@@ -46,7 +46,7 @@ def test_check_errors_exit_2_with_carets(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_check_json_prints_the_ims_body(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "--json", "__imagetype=golden&limt=5")
+    code, out, _ = run(capsys, "check", "--json", "__imagetype=golden&limt=5")
     assert code == 2
     body = json.loads(out)
     assert body["error"]["code"] == "IMG.0024"
@@ -81,3 +81,66 @@ def test_process_never_tracebacks(query: str) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "error[IMG." in proc.stderr
+
+
+# ---- query, sql, load ------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from .fixtures import P1, RECORDS, uid  # noqa: E402
+
+
+def test_query_on_the_bundled_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "query", "__imagetype=gold&sort_key=name&limit=1")
+    assert code == 0
+    body = json.loads(out)
+    assert len(body["images"]) == 1 and body["images"][0]["__imagetype"] == "gold"
+    assert body["page_info"]["next_marker"] == body["images"][0]["id"]
+
+
+def test_query_on_a_file_with_a_caller(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "images.json"
+    data.write_text(json.dumps({"images": RECORDS}))
+    code, out, _ = run(capsys, "query", "sort_key=id&sort_dir=asc", "--data", str(data), "--project", P1)
+    assert code == 0
+    assert [i["id"] for i in json.loads(out)["images"]] == [uid(n) for n in (1, 2, 3, 4, 8)]
+    code, out, _ = run(capsys, "query", "sort_key=id&sort_dir=asc&limit=2", "--data", str(data),
+                       "--engine", "sqlite", "--project", P1)
+    assert [i["id"] for i in json.loads(out)["images"]] == [uid(1), uid(2)]
+    assert json.loads(out)["page_info"]["next_marker"] == uid(2)
+
+
+def test_query_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "query", f"marker={uid(99)}")
+    assert code == 2 and "IMG.0027" in err
+    code, out, err = run(capsys, "query", "--json", "__isregistered=false", "--project", P1)
+    assert code == 2 and json.loads(out)["error"]["code"] == "IMG.0026"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"id": uid(1), "min_ram": "lots"}]))
+    code, out, err = run(capsys, "query", "", "--data", str(bad))
+    assert code == 2 and "min_ram" in err and uid(1) in err
+
+
+def test_load_then_query_a_database(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "images.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    url = f"sqlite:///{tmp_path}/images.db"
+    code, _, err = run(capsys, "load", str(data), "--db", url)
+    assert code == 0 and "loaded 8 images" in err
+    code, out, _ = run(capsys, "query", "tag=k&sort_key=name&sort_dir=asc", "--db", url)
+    assert [i["name"] for i in json.loads(out)["images"]] == ["CentOS 7.3 64bit", "RHEL 7", "RHEL 8", "shared one"]
+    code, _, err = run(capsys, "load", str(data), "--db", url)  # the same ids again
+    assert code == 2 and "nothing was written" in err
+
+
+def test_sql_prints_statements_and_parameters(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "sql", "name=x'y&limit=5", "--dialect", "postgresql", "--project", P1)
+    assert code == 0
+    assert "-- images with a sort value: first page" in out
+    assert "%s" in out and "x'y" not in out.split("-- params")[0]
+    assert "\"x'y\"" in out or "'x\\'y'" in out
+
+
+def test_bad_database_url(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "query", "", "--db", "oracle://nope")
+    assert code == 2 and "unsupported database URL" in err

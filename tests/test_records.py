@@ -32,8 +32,8 @@ def test_saved_api_response_array_and_json_lines(tmp_path: Path) -> None:
 def test_normalized_once_at_load() -> None:
     cat = Catalog.from_records(RECORDS)
     one, two, three = cat.images[:3]
-    assert two.values["created_at"] == dt.datetime(2018, 9, 6, 14, 3, 27, tzinfo=dt.timezone.utc)
-    assert three.values["updated_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc)  # no offset: UTC
+    assert two.values["created_at"] == dt.datetime(2018, 9, 6, 14, 3, 27, tzinfo=dt.UTC)
+    assert three.values["updated_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.UTC)  # no offset: UTC
     assert (one.values["protected"], two.values["protected"], three.values["protected"]) == (True, True, False)
     assert three.tags == {("k", "v"), ("legacy", "x.y")}
     assert three.members == {"project2": "pending"}
