@@ -159,8 +159,7 @@ REDHAT = ("RedHat", "Red Hat")  # one platform, two spellings (IMS+)
 STATUSES = ("queued", "saving", "deleted", "killed", "active")
 DISK_FORMATS = ("vhd", "zvhd", "zvhd2", "raw", "qcow2", "iso")
 SORT_KEYS = ("name", "container_format", "disk_format", "status", "id", "size", "created_at")
-MEMBER_REDHAT = ("RedHat", "Red Hat")  # one platform, two spellings (IMS+)
-STATUSES = ("accepted", "rejected", "pending")
+MEMBER_STATUSES = ("accepted", "rejected", "pending")
 TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
 SUPPORT_FLAGS = (
     "__support_kvm", "__support_xen", "__support_largememory", "__support_diskintensive",
