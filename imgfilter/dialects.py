@@ -43,6 +43,10 @@ class Dialect:
     key_text: str  # short indexed text (tag keys, member ids, property names)
     long_text: str  # the original record as JSON; property values
     bind_time: Callable[[dt.datetime], Any]
+    # keyset condition after (value, id): a row-value comparison, which SQLite and
+    # PostgreSQL seek to directly in the (column, id) index; MySQL/MariaDB only
+    # build an index range from the expanded `c > v OR (c = v AND id > m)`
+    row_values: bool = True
     table_suffix: str = ""
 
     def ident(self, name: str) -> str:
@@ -78,7 +82,7 @@ MYSQL = Dialect(
         FieldType.TEXT: "VARBINARY(1020)", FieldType.ID: "VARBINARY(1020)", FieldType.BOOL: "BOOLEAN",
         FieldType.INT: "BIGINT", FieldType.TIME: "DATETIME(6)",
     },
-    key_text="VARBINARY(1020)", long_text="LONGBLOB", bind_time=mysql_time,
+    key_text="VARBINARY(1020)", long_text="LONGBLOB", bind_time=mysql_time, row_values=False,
     table_suffix=" ENGINE=InnoDB",
 )
 

@@ -244,10 +244,11 @@ def _segment(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema, null: bo
             return [f"{ident(b)} {lt} {b.p(MARKER_ID)}"], f"{ident(b)} {direction}"
         if null:
             return ([f"{col(b)} IS NULL", f"{ident(b)} {lt} {b.p(MARKER_ID)}"], f"{ident(b)} {direction}")
-        # a range on the index's first column, then the tie-break on id
-        ge = "<=" if desc else ">="
-        cond = (f"{col(b)} {ge} {b.p(MARKER_VALUE)} AND ({col(b)} {lt} {b.p(MARKER_VALUE)} OR "
-                f"{ident(b)} {lt} {b.p(MARKER_ID)})")
+        if d.row_values:
+            cond = f"({col(b)}, {ident(b)}) {lt} ({b.p(MARKER_VALUE)}, {b.p(MARKER_ID)})"
+        else:
+            cond = (f"({col(b)} {lt} {b.p(MARKER_VALUE)} OR ({col(b)} = {b.p(MARKER_VALUE)} AND "
+                    f"{ident(b)} {lt} {b.p(MARKER_ID)}))")
         return [cond], f"{col(b)} {direction}, {ident(b)} {direction}"
 
     return Segment(null, _statement(query, ctx, d, s, first), _statement(query, ctx, d, s, after))
