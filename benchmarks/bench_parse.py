@@ -6,6 +6,7 @@ Run by hand: ``python benchmarks/bench_parse.py``.  Prints medians in µs.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
@@ -31,9 +32,9 @@ def main() -> None:
     print(f"{'query':<12} {'uncached µs':>12} {'cached µs':>10} {'parse_qsl µs':>13} {'uncached/qsl':>13}")
     for label, q in (("API example", API_EXAMPLE), ("15 params", SDK_QUERY)):
         imgfilter.check(q)
-        uncached = median_seconds(lambda q=q: check_uncached(q), number=2000) * 1e6
-        cached = median_seconds(lambda q=q: imgfilter.check(q), number=200_000) * 1e6
-        floor = median_seconds(lambda q=q: parse_qsl(q), number=20_000) * 1e6
+        uncached = median_seconds(partial(check_uncached, q), number=2000) * 1e6
+        cached = median_seconds(partial(imgfilter.check, q), number=200_000) * 1e6
+        floor = median_seconds(partial(parse_qsl, q), number=20_000) * 1e6
         print(f"{label:<12} {uncached:12.1f} {cached:10.3f} {floor:13.1f} {uncached / floor:12.1f}x")
     print(f"15-param query ({len(SDK_QUERY)} chars): {SDK_QUERY}")
 

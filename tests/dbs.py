@@ -36,18 +36,18 @@ def _unavailable(engine: str, why: str) -> None:
 def isolated(engine: str) -> Iterator[Any]:
     """A connection to a fresh, private namespace of ``engine``; dropped after."""
     if engine == "sqlite":
-        conn = sqlite3.connect(":memory:")
+        memory = sqlite3.connect(":memory:")
         try:
-            yield conn
+            yield memory
         finally:
-            conn.close()
+            memory.close()
         return
     url = os.environ.get(ENV[engine])
     if not url:
         _unavailable(engine, f"{ENV[engine]} is not set")
     assert url is not None
     try:
-        conn = connect(url)
+        conn: Any = connect(url)
     except Exception as e:
         _unavailable(engine, f"cannot connect to {url} ({e})")
     name = f"imgfilter_test_{uuid.uuid4().hex[:12]}"
