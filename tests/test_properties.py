@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import subprocess
+import sys
 import time
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import QueryError
 from imgfilter.check import check_uncached
+from imgfilter.parse import _FAST, SubParseError, grammar_value
 
 from .strategies import (
     encode_go_sdk,
@@ -82,3 +87,70 @@ def test_worst_case_sizes_are_bounded() -> None:
     for q in ("%" * 16384, "&" * 16384, "a" * 16384, "tag=" + "a" * 16380, "=" * 16384,
               "&".join(["tag=a.b"] * 100), "a=" + "%e4%b8%ad" * 1800):
         _total(q)
+
+
+# ---- mutations of valid queries, and the command as a process ------------------------
+
+@st.composite
+def mutated_queries(draw: st.DrawFn) -> str:
+    items = draw(param_sets())
+    query = encode_python_sdk([(name, wire) for name, wire, _ in items])
+    for _ in range(draw(st.integers(1, 3))):
+        if not query:
+            break
+        i = draw(st.integers(0, len(query) - 1))
+        how = draw(st.sampled_from(["insert", "delete", "double", "encode"]))
+        if how == "insert":
+            query = query[:i] + draw(st.characters()) + query[i:]
+        elif how == "delete":
+            query = query[:i] + query[i + 1:]
+        elif how == "double":
+            query = query[:i] + query[i] + query[i:]
+        else:
+            query = query[:i] + "".join(f"%{b:02X}" for b in query[i].encode("utf-8", "replace")) + query[i + 1:]
+    return query
+
+
+@given(mutated_queries())
+def test_mutated_valid_queries(query: str) -> None:
+    _total(query)
+
+
+def _cli(argv: list[str]) -> int:
+    from imgfilter.cli import main
+
+    return main(argv)
+
+
+@given(st.one_of(mutated_queries(), st.text(max_size=60)), st.sampled_from(["check", "query", "explain"]))
+def test_cli_exits_0_or_2_in_process(query: str, command: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _cli([command, query])  # an exception escaping here would be a traceback
+    if code == 0:
+        assert out.getvalue()
+    else:
+        assert code == 2
+        assert err.getvalue().startswith("error[IMG.")
+
+
+@settings(max_examples=25)  # each example starts an interpreter: a sample, not a search
+@given(st.one_of(mutated_queries(), st.text(max_size=40), st.binary(max_size=40).map(lambda b: b.decode("latin-1"))),
+       st.sampled_from(["check", "query"]))
+def test_cli_process_never_tracebacks(query: str, command: str) -> None:
+    query = query.replace("\x00", "")  # argv cannot carry NUL
+    proc = subprocess.run([sys.executable, "-m", "imgfilter", command, query], capture_output=True,
+                          timeout=60)
+    assert proc.returncode in (0, 2), proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+@given(st.text(alphabet="gtelqn:0123456789-T Z.+=kv_环中", max_size=40), st.sampled_from(["time_filter", "tag_filter"]))
+def test_value_fast_path_agrees_with_the_grammar(text: str, rule: str) -> None:
+    fast = _FAST[rule][0].fullmatch(text) is not None
+    try:
+        grammar_value(text, rule)
+        slow = True
+    except SubParseError:
+        slow = False
+    assert fast == slow
