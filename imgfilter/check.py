@@ -70,8 +70,9 @@ class Options:
 DEFAULT_OPTIONS = Options()
 
 
-def _names() -> tuple[str, ...]:
-    return tuple(P.PARAMS)
+_NAMES = tuple(P.PARAMS)
+_REPEATABLE = ", ".join(p.name for p in P.PARAMS_LIST if p.repeatable)
+BAD_VALUE = "IMG.0001"
 
 
 def suggest(word: str, choices: tuple[str, ...]) -> str | None:
@@ -104,20 +105,21 @@ class _Checker:
         self.marker: str | None = None
         self.marker_span = Span(0, 0)
         self.limit: int | None = None
+        self.limit_pair: Pair | None = None
 
     # -- reporting ---------------------------------------------------------------
     def error(self, pair: Pair, param: P.Param | None, message: str, hint: str | None = None,
               span: Span | None = None, code: str | None = None) -> None:
         name = param.name if param is not None else pair.key
         self.errors.append(Diagnostic(
-            code or (param.code if param is not None else P.PARAMS["id"].code),
+            code or (param.code if param is not None else BAD_VALUE),
             f"{name}: {message}", span or pair.value_span, param=pair.key,
             value=pair.value, hint=hint,
         ))
 
     def warn(self, pair: Pair, message: str, hint: str | None = None, span: Span | None = None) -> None:
         self.warnings.append(Diagnostic(
-            "IMG.0001", f"{pair.key}: {message}", span or pair.span, param=pair.key,
+            BAD_VALUE, f"{pair.key}: {message}", span or pair.span, param=pair.key,
             value=pair.value, hint=hint, severity=Severity.WARNING,
         ))
 
@@ -142,7 +144,7 @@ class _Checker:
     def pair(self, pair: Pair) -> None:
         if pair.key == "":
             self.errors.append(Diagnostic(
-                "IMG.0001", "a parameter has a value but no name", pair.span, value=pair.value,
+                BAD_VALUE, "a parameter has a value but no name", pair.span, value=pair.value,
                 hint="write name=value",
             ))
             return
@@ -157,8 +159,7 @@ class _Checker:
         first = self.seen.get(pair.key)
         if first is not None and not param.repeatable:
             self.error(pair, param, "given more than once", span=pair.span,
-                       hint=f"only {'tag, created_at and updated_at' } may repeat; "
-                            f"first given at offset {first.key_span.start}")
+                       hint=f"only {_REPEATABLE} may repeat; first given at offset {first.key_span.start}")
             return
         self.seen.setdefault(pair.key, pair)
         value = pair.value
@@ -172,10 +173,10 @@ class _Checker:
         policy = self.options.unknown
         if policy == "reject":
             self.error(pair, None, "unknown parameter", span=pair.key_span,
-                       hint=_did_you_mean(pair.key, _names())
+                       hint=_did_you_mean(pair.key, _NAMES)
                        or "see `imgfilter params` for the parameters this API takes")
         elif policy == "ignore":
-            self.warn(pair, "unknown parameter ignored", _did_you_mean(pair.key, _names()),
+            self.warn(pair, "unknown parameter ignored", _did_you_mean(pair.key, _NAMES),
                       span=pair.key_span)
         elif not pair.value:
             self.warn(pair, "empty value: the parameter is ignored")
@@ -391,7 +392,7 @@ class _Checker:
             times = [f for f in self.filters if isinstance(f, TimeFilter) and f.param == name]
             if len(times) > 1 and _empty_range(times):
                 self.warnings.append(Diagnostic(
-                    "IMG.0001", f"{name}: no time satisfies all of "
+                    BAD_VALUE, f"{name}: no time satisfies all of "
                     + " and ".join(f"{t.op}:{t.wire()[1].split(':', 1)[1]}" for t in times),
                     times[-1].span, param=name, severity=Severity.WARNING,
                     hint="check the operators: gt means strictly after",
@@ -402,10 +403,9 @@ class _Checker:
         if self.limit is None:
             self.limit = opts.default_limit
         elif opts.max_limit is not None and self.limit > opts.max_limit:
+            assert self.limit_pair is not None
             self.warn(self.limit_pair, f"{self.limit} is above the maximum; clamped to {opts.max_limit}")
             self.limit = opts.max_limit
-
-    limit_pair: Pair
 
 
 def _empty_range(times: list[TimeFilter]) -> bool:
@@ -458,12 +458,6 @@ _KINDS: Mapping[P.Kind, _Handler] = {
     P.Kind.SORT_KEY: _Checker.k_sort_key,
     P.Kind.SORT_DIR: _Checker.k_sort_dir,
 }
-
-
-def strip_target(query: str) -> str:
-    """Accept a bare query, ``?...`` or ``/v2/cloudimages?...`` (the grammar
-    handles the prefix; this is only for callers who want the bare form)."""
-    return query.split("?", 1)[1] if query.startswith(("/", "?")) and "?" in query else query
 
 
 def check_uncached(query: str, options: Options = DEFAULT_OPTIONS) -> CheckedQuery:

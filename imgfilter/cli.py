@@ -12,13 +12,14 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from . import db
 from . import params as P
 from .ast import CheckedQuery
 from .catalog import bundled, generate
-from .check import Options, check
+from .check import Flavor, Options, check
 from .context import Context
 from .errors import QueryError
 from .memory import run
@@ -40,8 +41,18 @@ def _dump(obj: Any, out: TextIO) -> None:
     out.write("\n")
 
 
+def _flavors(path: str | None) -> dict[str, Flavor] | None:
+    if path is None:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {str(k): Flavor(int(v["ram_mb"]), int(v["disk_gb"])) for k, v in doc.items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise UsageError(f"--flavors {path}: expected {{\"ID\": {{\"ram_mb\": N, \"disk_gb\": N}}}} ({e})") from None
+
+
 def _options(args: argparse.Namespace) -> Options:
-    return Options(unknown=getattr(args, "unknown", "reject"))
+    return Options(unknown=args.unknown, flavors=_flavors(args.flavors))
 
 
 def _report(e: QueryError, args: argparse.Namespace) -> int:
@@ -150,6 +161,8 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unknown", choices=("reject", "ignore", "property"), default="reject",
                    help="what to do with unknown parameters (default: reject)")
     p.add_argument("--json", action="store_true", help="errors as the IMS JSON body on stdout")
+    p.add_argument("--flavors", metavar="FILE", help='flavor catalog for flavor_id: '
+                   '{"ID": {"ram_mb": N, "disk_gb": N}, ...}')
 
 
 def _add_context(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import params as P
 from .ast import CheckedQuery, FieldIn, MemberFilter, Span
 from .context import Context
 from .errors import Diagnostic, QueryError
@@ -69,5 +68,4 @@ def marker_not_found(query: CheckedQuery) -> QueryError:
     )], query.source)
 
 
-DEFAULT_EPS = "0"
-REGISTERED = P.FIELDS["__isregistered"].name
+DEFAULT_EPS = "0"  # the default enterprise project; a missing one counts as it

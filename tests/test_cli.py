@@ -144,3 +144,15 @@ def test_sql_prints_statements_and_parameters(capsys: pytest.CaptureFixture[str]
 def test_bad_database_url(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "query", "", "--db", "oracle://nope")
     assert code == 2 and "unsupported database URL" in err
+
+
+def test_flavor_catalog_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    flavors = tmp_path / "flavors.json"
+    flavors.write_text(json.dumps({"s6.small.1": {"ram_mb": 1024, "disk_gb": 40}}))
+    code, out, _ = run(capsys, "check", "--flavors", str(flavors), "flavor_id=s6.small.1")
+    assert code == 0 and "flavor_id=s6.small.1" in out
+    code, _, err = run(capsys, "check", "flavor_id=s6.small.1")
+    assert code == 2 and "IMG.0192" in err and "--flavors" in err
+    flavors.write_text("[1]")
+    code, _, err = run(capsys, "check", "--flavors", str(flavors), "flavor_id=x")
+    assert code == 2 and "--flavors" in err
