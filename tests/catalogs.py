@@ -66,42 +66,51 @@ stored_tags = st.lists(
 )  # duplicates allowed: ["k=v", "k=v"] and ["k=v", "k.v"] are one tag
 
 
+# Per-field pools where the field's domain alone would not provoke the engines;
+# every other field takes its values from the parameter table (enum choices) or
+# from a pool for its type.
+FIELD_POOLS: dict[str, list[Any]] = {
+    "name": NAMES,
+    "owner": PROJECTS,
+    "__os_version": NAMES[:6],
+    "enterprise_project_id": ["0", EPS[0], EPS[1].upper()],
+    "__platform": ["RedHat", "Red Hat", "CentOS", "redhat"],
+    "container_format": ["bare", "ovf"],
+    "__os_bit": ["32", "64", 64],
+    "__support_xen_gpu_type": ["M60_vGPU", "m60_vgpu"],
+    "__isregistered": [True, "true", "True", True, False, "false"],
+}
+TYPE_POOLS: dict[P.FieldType, st.SearchStrategy[Any]] = {
+    P.FieldType.BOOL: booleans,
+    P.FieldType.INT: st.sampled_from([0, 1, 5, 5, 40, 1024, 2048, 2**40]),
+    P.FieldType.TIME: times,
+    P.FieldType.TEXT: st.sampled_from(NAMES[:8]),
+    P.FieldType.ID: st.sampled_from(["0", EPS[0]]),
+}
+
+
+def field_values(f: P.Field) -> st.SearchStrategy[Any]:
+    if f.name in FIELD_POOLS:
+        return st.sampled_from(FIELD_POOLS[f.name])
+    param = P.PARAMS.get(f.name)
+    if param is not None and param.kind is P.Kind.ENUM:
+        return st.sampled_from(param.choices + tuple(param.aliases))
+    return TYPE_POOLS[f.type]
+
+
 @st.composite
 def records(draw: st.DrawFn, image_id: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "id": image_id if draw(st.booleans()) else image_id.upper(),
-        "name": draw(_maybe(st.sampled_from(NAMES))),
-        "status": draw(_maybe(st.sampled_from(P.STATUSES))),
-        "visibility": draw(_maybe(st.sampled_from(["public", "private", "shared"]))),
-        "owner": draw(_maybe(st.sampled_from(PROJECTS))),
-        "__isregistered": draw(st.one_of(booleans, st.just(True), st.just(...))),
-        "protected": draw(_maybe(booleans)),
-        "container_format": draw(_maybe(st.sampled_from(["bare", "ovf"]))),
-        "disk_format": draw(_maybe(st.sampled_from(P.DISK_FORMATS))),
-        "min_ram": draw(_maybe(st.sampled_from([0, 1024, 2048]))),
-        "min_disk": draw(_maybe(st.sampled_from([1, 40, 1024]))),
-        "size": draw(_maybe(st.sampled_from([0, 5, 5, 2**40]))),
-        "created_at": draw(_maybe(times)),
-        "updated_at": draw(_maybe(times)),
-        "__imagetype": draw(_maybe(st.sampled_from(P.IMAGE_TYPES))),
-        "__platform": draw(_maybe(st.sampled_from(["RedHat", "Red Hat", "CentOS", "redhat"]))),
-        "__os_type": draw(_maybe(st.sampled_from(["Linux", "Windows"]))),
-        "__os_bit": draw(_maybe(st.sampled_from(["32", "64", 64]))),
-        "__os_version": draw(_maybe(st.sampled_from(NAMES[:6]))),
-        "enterprise_project_id": draw(_maybe(st.sampled_from(["0", EPS[0], EPS[1].upper()]))),
-        "architecture": draw(_maybe(st.sampled_from(["x86", "arm"]))),
-        "virtual_env_type": draw(_maybe(st.sampled_from(["FusionCompute", "Ironic"]))),
-        "__whole_image": draw(_maybe(booleans)),
-        "__support_kvm": draw(_maybe(booleans)),
-        "__support_xen": draw(_maybe(booleans)),
-        "__support_xen_gpu_type": draw(_maybe(st.sampled_from(["M60_vGPU", "m60_vgpu"]))),
-        "__support_s4l": draw(_maybe(st.sampled_from([True, "true", "TRUE", "false", "yes"]))),
-        "custom_prop": draw(_maybe(st.sampled_from([*CUSTOM, 7, True]))),
-        "tags": draw(_maybe(stored_tags)),
-        "members": draw(_maybe(st.lists(
-            st.tuples(st.sampled_from(PROJECTS), st.sampled_from(P.MEMBER_STATUSES)),
-            max_size=3, unique_by=lambda m: m[0]).map(lambda ms: [{"member_id": m, "status": s} for m, s in ms]))),
-    }
+    """One record: every field of the table present, null or absent."""
+    fields: dict[str, Any] = {"id": image_id if draw(st.booleans()) else image_id.upper()}
+    for f in P.FIELDS_LIST[1:]:
+        fields[f.name] = draw(_maybe(field_values(f)))
+    # the rest of a record: the open __support_* family, an unknown property, tags, members
+    fields["__support_s4l"] = draw(_maybe(st.sampled_from([True, "true", "TRUE", "false", "yes"])))
+    fields["custom_prop"] = draw(_maybe(st.sampled_from([*CUSTOM, 7, True])))
+    fields["tags"] = draw(_maybe(stored_tags))
+    fields["members"] = draw(_maybe(st.lists(
+        st.tuples(st.sampled_from(PROJECTS), st.sampled_from(P.MEMBER_STATUSES)),
+        max_size=3, unique_by=lambda m: m[0]).map(lambda ms: [{"member_id": m, "status": s} for m, s in ms])))
     return {k: v for k, v in fields.items() if v is not ...}
 
 
