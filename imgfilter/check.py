@@ -180,8 +180,8 @@ class _Checker:
                       span=pair.key_span)
         elif not pair.value:
             self.warn(pair, "empty value: the parameter is ignored")
-        elif "\x00" in pair.value:
-            self.error(pair, None, "the value contains a NUL character")
+        elif "\x00" in pair.value or "\x00" in pair.key:
+            self.error(pair, None, "the name or value contains a NUL character")
         elif pair.key in P.FIELDS:
             # a typed field no parameter filters (`size`): compare as its type
             fld = P.FIELDS[pair.key]

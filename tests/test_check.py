@@ -298,6 +298,7 @@ def test_unknown_parameter_policies() -> None:
     q = ok("foo=bar&size=0", Options(unknown="property"))
     assert set(q.filters) == {PropertyEq("foo", "bar"), FieldIn("size", "size", (0,))}
     assert codes("size=big", Options(unknown="property")) == [("IMG.0001", "size")]
+    assert codes("fo%00o=bar", Options(unknown="property")) == [("IMG.0001", "fo\x00o")]
 
 
 def test_keys_are_case_sensitive() -> None:
