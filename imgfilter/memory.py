@@ -144,26 +144,29 @@ class Plan:
     descending: bool
 
     def page(self, images: Iterable[Image], by_id: dict[str, Image] | None = None) -> Page:
-        """Filter, order and page ``images`` (O(n log k) with a limit of k)."""
+        """Filter, order and page ``images`` (O(n log k) with a limit of k).
+
+        Each match's sort key is computed once; keys are unique (they end with
+        the id), so the (key, image) pairs never compare two images.
+        """
         q = self.query
-        matches: Iterable[Image] = filter(self.predicate, images)
+        key = self.key
+        keyed: Iterable[tuple[tuple[Any, ...], Image]] = ((key(img), img) for img in filter(self.predicate, images))
         if q.marker is not None:
             if by_id is None:
                 by_id = {img.id: img for img in images}
             marker = by_id.get(q.marker)
             if marker is None or not self.visible(marker):
                 raise marker_not_found(q)
-            mk = self.key(marker)
-            key = self.key
-            matches = (img for img in matches if (key(img) < mk if self.descending else key(img) > mk))
+            mk = key(marker)
+            keyed = ((k, img) for k, img in keyed if (k < mk if self.descending else k > mk))
         if q.limit is None:
-            chosen = sorted(matches, key=self.key, reverse=self.descending)
-            return Page(tuple(img.raw for img in chosen), None)
+            return Page(tuple(img.raw for _, img in sorted(keyed, reverse=self.descending)), None)
         pick = heapq.nlargest if self.descending else heapq.nsmallest
-        chosen = pick(q.limit + 1, matches, key=self.key)
+        chosen = pick(q.limit + 1, keyed)
         more = len(chosen) > q.limit
         chosen = chosen[:q.limit]
-        return Page(tuple(img.raw for img in chosen), chosen[-1].id if more and chosen else None)
+        return Page(tuple(img.raw for _, img in chosen), chosen[-1][1].id if more and chosen else None)
 
 
 @lru_cache(maxsize=1024)

@@ -10,7 +10,6 @@ catalogs per property) and ``thorough`` (IMGFILTER_HYPOTHESIS_PROFILE=thorough,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from functools import partial
@@ -167,9 +166,3 @@ def test_metacharacters_match_exactly_what_memory_matches(engines: Engines, name
         for q in (f"name={quote(n, safe='')}", f"__os_version={quote(n[::-1], safe='')}&sort_key=name"):
             expected = check_case(engines, catalog, Case(q, None, imgfilter.Options()))
             assert expected[0] == "ok" and len(expected[1]) >= 1
-
-
-def test_profile_in_use() -> None:
-    """Say which profile ran (the closing note quotes the counts)."""
-    profile = os.environ.get("IMGFILTER_HYPOTHESIS_PROFILE", "ci")
-    assert profile in ("ci", "thorough", "dev")
