@@ -128,11 +128,13 @@ def _insert_sql(d: Dialect, schema: Schema) -> dict[str, str]:
 
 def load_catalog(conn: Connection, catalog: Catalog, *, dialect: Dialect | None = None,
                  schema: Schema = DEFAULT_SCHEMA, batch_size: int = 2000,
-                 progress: Progress | None = None) -> int:
+                 progress: Progress | None = None, create: bool = True) -> int:
     """Insert a validated catalog in batches inside one transaction: a failure
-    rolls everything back.  Creates the schema first.  Returns the image count."""
+    rolls everything back.  Creates the schema first unless ``create`` is
+    False.  Returns the image count."""
     d = dialect or dialect_of(conn)
-    create_schema(conn, d, schema)
+    if create:
+        create_schema(conn, d, schema)
     sql = _insert_sql(d, schema)
     cur = conn.cursor()
     pending: dict[str, list[tuple[Any, ...]]] = {k: [] for k in sql}

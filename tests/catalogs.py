@@ -98,19 +98,26 @@ def field_values(f: P.Field) -> st.SearchStrategy[Any]:
     return TYPE_POOLS[f.type]
 
 
+# strategies are built once: building them per draw costs more than drawing
+FIELD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    f.name: _maybe(field_values(f)) for f in P.FIELDS_LIST[1:]}
+OTHER_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    # the rest of a record: the open __support_* family, an unknown property, tags, members
+    "__support_s4l": _maybe(st.sampled_from([True, "true", "TRUE", "false", "yes"])),
+    "custom_prop": _maybe(st.sampled_from([*CUSTOM, 7, True])),
+    "tags": _maybe(stored_tags),
+    "members": _maybe(st.lists(
+        st.tuples(st.sampled_from(PROJECTS), st.sampled_from(P.MEMBER_STATUSES)),
+        max_size=3, unique_by=lambda m: m[0]).map(lambda ms: [{"member_id": m, "status": s} for m, s in ms])),
+}
+
+
 @st.composite
 def records(draw: st.DrawFn, image_id: str) -> dict[str, Any]:
     """One record: every field of the table present, null or absent."""
     fields: dict[str, Any] = {"id": image_id if draw(st.booleans()) else image_id.upper()}
-    for f in P.FIELDS_LIST[1:]:
-        fields[f.name] = draw(_maybe(field_values(f)))
-    # the rest of a record: the open __support_* family, an unknown property, tags, members
-    fields["__support_s4l"] = draw(_maybe(st.sampled_from([True, "true", "TRUE", "false", "yes"])))
-    fields["custom_prop"] = draw(_maybe(st.sampled_from([*CUSTOM, 7, True])))
-    fields["tags"] = draw(_maybe(stored_tags))
-    fields["members"] = draw(_maybe(st.lists(
-        st.tuples(st.sampled_from(PROJECTS), st.sampled_from(P.MEMBER_STATUSES)),
-        max_size=3, unique_by=lambda m: m[0]).map(lambda ms: [{"member_id": m, "status": s} for m, s in ms])))
+    for name, strategy in (*FIELD_STRATEGIES.items(), *OTHER_STRATEGIES.items()):
+        fields[name] = draw(strategy)
     return {k: v for k, v in fields.items() if v is not ...}
 
 

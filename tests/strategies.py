@@ -111,8 +111,14 @@ KIND_STRATEGIES: dict[P.Kind, Callable[[P.Param], st.SearchStrategy[Drawn]]] = {
 SKIPPED = {P.Kind.FLAVOR}
 
 
+_VALUE_STRATEGIES: dict[str, st.SearchStrategy[Drawn]] = {}
+
+
 def value_of(param: P.Param) -> st.SearchStrategy[Drawn]:
-    return KIND_STRATEGIES[param.kind](param)
+    """The strategy for a parameter's values (built once per parameter)."""
+    if param.name not in _VALUE_STRATEGIES:
+        _VALUE_STRATEGIES[param.name] = KIND_STRATEGIES[param.kind](param)
+    return _VALUE_STRATEGIES[param.name]
 
 
 support_family_names = st.from_regex(r"__support_[a-z0-9_]{1,12}", fullmatch=True).filter(

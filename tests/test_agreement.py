@@ -52,7 +52,7 @@ class Engines:
             for table in (s.images, s.tags, s.members, s.properties):
                 cur.execute(f"DELETE FROM {table}")
             conn.commit()
-            db.load_catalog(conn, catalog)
+            db.load_catalog(conn, catalog, create=False)
 
 
 @pytest.fixture(scope="session")
