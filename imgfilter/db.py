@@ -155,7 +155,7 @@ def load_catalog(conn: Connection, catalog: Catalog, *, dialect: Dialect | None 
                 done += 1
                 if done % batch_size == 0:
                     flush()
-                    if progress is not None:
+                    if progress is not None and done < total:  # the last call comes after commit
                         progress(done, total)
         flush()
         conn.commit()

@@ -119,6 +119,10 @@ def test_progress_is_reported() -> None:
     db.load_catalog(sqlite3.connect(":memory:"), Catalog.from_records(RECORDS), batch_size=3,
                     progress=lambda done, total: seen.append((done, total)))
     assert seen == [(3, 8), (6, 8), (8, 8)]
+    seen.clear()
+    db.load_catalog(sqlite3.connect(":memory:"), Catalog.from_records(RECORDS), batch_size=4,
+                    progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(4, 8), (8, 8)]
 
 
 def test_connect_urls(tmp_path: Any) -> None:
