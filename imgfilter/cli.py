@@ -210,7 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed its usage message (or --help)
+        return EXIT_OK if e.code in (0, None) else EXIT_REJECTED
     try:
         return COMMANDS[args.command](args)
     except QueryError as e:

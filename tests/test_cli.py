@@ -156,3 +156,12 @@ def test_flavor_catalog_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     flavors.write_text("[1]")
     code, _, err = run(capsys, "check", "--flavors", str(flavors), "flavor_id=x")
     assert code == 2 and "--flavors" in err
+
+
+def test_usage_errors_exit_2_and_a_query_may_start_with_a_dash(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check", "-:")  # taken for an option
+    assert code == 2 and "usage:" in err
+    code, _, err = run(capsys, "check", "--", "-:")
+    assert code == 2 and "error[IMG.0001]: -:: unknown parameter" in err
+    code, _, _ = run(capsys, "nonsense")
+    assert code == 2

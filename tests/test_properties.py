@@ -57,7 +57,9 @@ def _total(query: str) -> None:
     else:
         assert isinstance(result, imgfilter.CheckedQuery)
         result.to_json()
-    assert time.perf_counter() - start < 1.0
+    # a guard against hangs (catastrophic backtracking, quadratic loops), not a speed measure:
+    # the machine is shared, so the bound is generous
+    assert time.perf_counter() - start < 10.0
 
 
 @given(st.text())
@@ -126,7 +128,7 @@ def _cli(argv: list[str]) -> int:
 def test_cli_exits_0_or_2_in_process(query: str, command: str) -> None:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = _cli([command, query])  # an exception escaping here would be a traceback
+        code = _cli([command, "--", query])  # an exception escaping here would be a traceback
     if code == 0:
         assert out.getvalue()
     else:
@@ -139,7 +141,7 @@ def test_cli_exits_0_or_2_in_process(query: str, command: str) -> None:
        st.sampled_from(["check", "query"]))
 def test_cli_process_never_tracebacks(query: str, command: str) -> None:
     query = query.replace("\x00", "")  # argv cannot carry NUL
-    proc = subprocess.run([sys.executable, "-m", "imgfilter", command, query], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "imgfilter", command, "--", query], capture_output=True,
                           timeout=60)
     assert proc.returncode in (0, 2), proc.stderr
     assert b"Traceback" not in proc.stderr
