@@ -44,8 +44,8 @@ class Dialect:
     long_text: str  # the original record as JSON; property values
     bind_time: Callable[[dt.datetime], Any]
     # keyset condition after (value, id): a row-value comparison, which SQLite and
-    # PostgreSQL seek to directly in the (column, id) index; MySQL/MariaDB only
-    # build an index range from the expanded `c > v OR (c = v AND id > m)`
+    # PostgreSQL seek to directly in the (column, id) index; MariaDB scanned the
+    # table for it, and builds an index range from `c > v OR (c = v AND id > m)`
     row_values: bool = True
     table_suffix: str = ""
 
@@ -77,8 +77,8 @@ POSTGRESQL = Dialect(
 MYSQL = Dialect(
     "mysql", "%s", "`",
     {
-        # binary strings: byte (code-point) order, case-sensitive, no PAD SPACE;
-        # the same on MySQL and MariaDB, whose _bin collations differ in padding
+        # binary strings: byte (code-point) order, case-sensitive, no PAD SPACE,
+        # whatever collation the server or database defaults to
         FieldType.TEXT: "VARBINARY(1020)", FieldType.ID: "VARBINARY(1020)", FieldType.BOOL: "BOOLEAN",
         FieldType.INT: "BIGINT", FieldType.TIME: "DATETIME(6)",
     },
