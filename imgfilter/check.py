@@ -336,7 +336,16 @@ class _Checker:
             start = len(value) - len(ts)
             self.error(pair, param, f"{ts!r} is not a valid time: {e}", span=pair.raw_span(start, len(value)))
             return
-        at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+        try:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC: OverflowError
+            at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+            in_range = P.TIME_MIN <= at <= P.TIME_MAX
+        except OverflowError:
+            in_range = False
+        if not in_range:
+            start = len(value) - len(ts)
+            self.error(pair, param, f"{ts!r} is outside the years 1000 to 9999 (UTC)",
+                       "every database compares times in that range", span=pair.raw_span(start, len(value)))
+            return
         if op_tok is None:
             self.warn(pair, "no operator: taken as eq", f"write {param.name}=eq:{ts}")
         op = op_tok or "eq"

@@ -10,6 +10,7 @@ before).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Mapping
@@ -228,6 +229,10 @@ SUPPORT_FAMILY = Param(
     "Open family of capability flags (e.g. __support_s4l); only true.", source="IMS+",
 )
 SUPPORT_FAMILY_RE = re.compile(r"__support_[a-z0-9_]+")
+
+# Instants every target can store and compare: MySQL/MariaDB DATETIME's range, in UTC.
+TIME_MIN = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
+TIME_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 
 DEFAULT_SORT_KEY = "created_at"
 DEFAULT_SORT_DIR = "desc"

@@ -78,9 +78,14 @@ def _bool(value: Any) -> bool | None:
 
 
 def parse_time(value: str) -> dt.datetime:
-    """An ISO 8601 timestamp as an aware UTC datetime; no offset means UTC."""
+    """An ISO 8601 timestamp as an aware UTC datetime; no offset means UTC.
+    Raises ValueError outside the years 1000 to 9999 (UTC), the range every
+    engine stores."""
     t = isoparse(value)
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    if not P.TIME_MIN <= t <= P.TIME_MAX:
+        raise ValueError("outside the years 1000 to 9999 (UTC) that every database stores")
+    return t
 
 
 def _text(value: Any) -> str | None:

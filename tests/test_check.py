@@ -245,6 +245,15 @@ def test_bad_times(bad: str, underline: str) -> None:
     assert underline in underlined(err) or underlined(err) in underline
 
 
+@pytest.mark.parametrize("value", [
+    "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00%2B05:00", "0999-12-31T23:59:59Z",
+])
+def test_times_outside_what_every_engine_stores(value: str) -> None:
+    err = rejected(f"created_at=gt:{value}")
+    assert "outside the years 1000 to 9999" in err.errors[0].message
+    ok("created_at=gt:1000-01-01T00:00:00Z&created_at=lt:9999-12-31T23:59:59.999999Z")
+
+
 def test_time_filters_repeat() -> None:
     q = ok("created_at=gte:2018-10-28T10:00:00Z&created_at=lt:2019-01-01T00:00:00Z")
     assert [f.op for f in q.filters] == ["gte", "lt"]  # type: ignore[union-attr]

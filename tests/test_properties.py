@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import subprocess
 import sys
@@ -156,3 +157,11 @@ def test_value_fast_path_agrees_with_the_grammar(text: str, rule: str) -> None:
     except SubParseError:
         slow = False
     assert fast == slow
+
+
+@given(st.sampled_from(["gt", "lte", "eq"]), st.datetimes(), st.integers(-23 * 60 - 59, 23 * 60 + 59))
+def test_any_instant_with_any_offset(op: str, at: dt.datetime, minutes: int) -> None:
+    sign = "-" if minutes < 0 else "%2B"
+    offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    _total(f"created_at={op}:{at.isoformat(timespec='seconds')}{offset}")
+    _total(f"created_at={op}:{at.isoformat(sep=' ', timespec='seconds')}")

@@ -53,6 +53,8 @@ def test_stored_tag_forms(tag: str, split: tuple[str, str]) -> None:
 @pytest.mark.parametrize(("record", "where", "field"), [
     ({"id": uid(1), "created_at": "yesterday"}, "record 1", "created_at"),
     ({"id": uid(1), "created_at": "2018-02-30T00:00:00Z"}, "record 1", "created_at"),
+    ({"id": uid(1), "created_at": "0999-12-31T00:00:00Z"}, "record 1", "created_at"),
+    ({"id": uid(1), "updated_at": "9999-12-31T23:00:00-05:00"}, "record 1", "updated_at"),
     ({"id": uid(1), "min_ram": "512"}, "record 1", "min_ram"),
     ({"id": uid(1), "min_ram": 1.5}, "record 1", "min_ram"),
     ({"id": uid(1), "protected": "yes"}, "record 1", "protected"),
