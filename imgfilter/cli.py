@@ -235,6 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as e:
+        # a database that fails mid-query (connection lost, permissions, a schema
+        # that is not imgfilter's) is reported, not dumped as a traceback
+        if type(e).__module__.split(".")[0] in ("sqlite3", "psycopg", "pymysql"):
+            print(f"imgfilter: database error: {e}", file=sys.stderr)
+            return EXIT_REJECTED
+        raise
 
 
 if __name__ == "__main__":

@@ -252,6 +252,8 @@ def iter_records(text: str) -> Iterator[tuple[str, Any]]:
             yield from _json_lines(text)
             return
         raise RecordError(f"line {e.lineno} column {e.colno}", None, None, f"not JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:  # a 5,000-digit number; nesting too deep
+        raise RecordError("document", None, None, f"not usable JSON: {e}") from None
     if isinstance(doc, Mapping) and "images" in doc:
         doc = doc["images"]
         label = "images[{}]"
@@ -276,6 +278,8 @@ def _json_lines(text: str) -> Iterator[tuple[str, Any]]:
             yield f"line {n}", json.loads(line)
         except json.JSONDecodeError as e:
             raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
+        except (ValueError, RecursionError) as e:
+            raise RecordError(f"line {n}", None, None, f"not usable JSON: {e}") from None
 
 
 def load(source: str | Path | IO[str]) -> Catalog:
@@ -287,9 +291,9 @@ def load(source: str | Path | IO[str]) -> Catalog:
             text = sys.stdin.read()
         else:
             try:
-                text = Path(source).read_text(encoding="utf-8")
+                text = Path(source).read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as e:
                 raise RecordError(str(source), None, None, f"cannot read: {e}") from None
     else:
         text = source.read()
-    return Catalog.from_records(iter_records(text))
+    return Catalog.from_records(iter_records(text.removeprefix("\ufeff")))

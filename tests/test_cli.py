@@ -165,3 +165,9 @@ def test_usage_errors_exit_2_and_a_query_may_start_with_a_dash(capsys: pytest.Ca
     assert code == 2 and "error[IMG.0001]: -:: unknown parameter" in err
     code, _, _ = run(capsys, "nonsense")
     assert code == 2
+
+
+def test_a_database_without_the_schema_is_an_error_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "query", "", "--db", f"sqlite:///{tmp_path}/empty.db")
+    assert code == 2 and "database error" in err and "no such table" in err

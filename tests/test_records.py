@@ -93,11 +93,15 @@ def test_json_lines_errors_say_the_line(tmp_path: Path) -> None:
 
 
 def test_not_json_and_wrong_shapes(tmp_path: Path) -> None:
-    for text in ("[1, 2", "42", '{"images": 3}', "[3]"):
+    for text in ("[1, 2", "42", '{"images": 3}', "[3]", "[" * 100_000 + "]" * 100_000, "[" + "9" * 5000 + "]",
+                 '{"id": 1}\n' + "[" * 100_000):
         with pytest.raises(RecordError):
             load(io.StringIO(text))
     with pytest.raises(RecordError, match="cannot read"):
         load(tmp_path / "missing.json")
+    bom = tmp_path / "bom.json"
+    bom.write_text(json.dumps(RECORDS[:1]), encoding="utf-8-sig")
+    assert len(load(bom)) == 1
 
 
 def test_bundled_catalog_is_deterministic_and_rich() -> None:
