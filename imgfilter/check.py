@@ -35,7 +35,6 @@ from .errors import Diagnostic, QueryError, Severity
 from .parse import SubParseError, parse, parse_value
 
 Unknown = Literal["reject", "ignore", "property"]
-UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _INT_RE = re.compile(r"[0-9]+")
 _TAG_KEY_MAX = 36
 _TAG_VALUE_MAX = 43
@@ -256,7 +255,7 @@ class _Checker:
         return True
 
     def k_uuid(self, pair: Pair, param: P.Param, value: str) -> None:
-        if not UUID_RE.fullmatch(value):
+        if not P.UUID_RE.fullmatch(value):
             self.bad_value(pair, param, "a UUID looks like bc6bed6e-ba3a-4447-afcc-449174a3eb52")
             return
         assert param.field is not None
@@ -265,7 +264,7 @@ class _Checker:
     def k_eps(self, pair: Pair, param: P.Param, value: str) -> None:
         if value in ("0", P.ALL_GRANTED_EPS):
             self.filters.append(EnterpriseProject(value, pair.span))
-        elif UUID_RE.fullmatch(value):
+        elif P.UUID_RE.fullmatch(value):
             self.filters.append(EnterpriseProject(value.lower(), pair.span))
         else:
             self.bad_value(pair, param, _did_you_mean(value, (P.ALL_GRANTED_EPS,)))
@@ -359,7 +358,7 @@ class _Checker:
         self.filters.append(MemberFilter(value, pair.span))
 
     def k_marker(self, pair: Pair, param: P.Param, value: str) -> None:
-        if not UUID_RE.fullmatch(value):
+        if not P.UUID_RE.fullmatch(value):
             self.bad_value(pair, param, "the marker is the id of the last image of the previous page")
             return
         self.marker = value.lower()

@@ -106,11 +106,9 @@ class Param:
 
 # ---- record fields ------------------------------------------------------------
 
-def _f(name: str, type_: FieldType, column: str | None = None) -> Field:
+def F(name: str, type_: FieldType, column: str | None = None) -> Field:
     return Field(name, type_, column or name.lstrip("_"))
 
-
-F = _f
 FIELDS_LIST: tuple[Field, ...] = (
     F("id", FieldType.ID),
     F("name", FieldType.TEXT),
@@ -233,6 +231,9 @@ SUPPORT_FAMILY_RE = re.compile(r"__support_[a-z0-9_]+")
 # Instants every target can store and compare: MySQL/MariaDB DATETIME's range, in UTC.
 TIME_MIN = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
 TIME_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+
+# A UUID in its hyphenated form, any case (ids, markers, enterprise projects).
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 DEFAULT_SORT_KEY = "created_at"
 DEFAULT_SORT_DIR = "desc"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ from dateutil.parser import isoparse
 
 from . import params as P
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 UTC = dt.UTC
 _SPECIAL = frozenset({"tags", "members"})
 
@@ -140,7 +138,7 @@ def normalize(record: Any, position: str) -> Image:
     if not isinstance(record, Mapping):
         raise RecordError(position, None, None, f"a record must be a JSON object, not {type(record).__name__}")
     rid = record.get("id")
-    if not isinstance(rid, str) or not _UUID.fullmatch(rid):
+    if not isinstance(rid, str) or not P.UUID_RE.fullmatch(rid):
         raise RecordError(position, None, "id", "missing" if rid is None else f"{rid!r} is not a UUID")
     image_id = rid.lower()
     values: dict[str, Any] = {}

@@ -16,7 +16,6 @@ first page nor a page deep behind a marker sorts or scans from the start.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -136,10 +135,6 @@ class _Builder:
     def col(self, field_name: str) -> str:
         return f"i.{self.d.ident(self.s.column(field_name))}"
 
-    def value(self, field_name: str, value: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            return self.d.bind_time(value)
-        return value
 
     def exists(self, table: str, conds: list[str]) -> str:
         where = " AND ".join([f"x.image_id = i.{self.d.ident(self.s.column('id'))}", *conds])
@@ -153,7 +148,7 @@ class _Builder:
                 return f"{col} = {self.p(node.values[0])}"
             return f"{col} IN ({', '.join(self.p(v) for v in node.values)})"
         if isinstance(node, TimeFilter):
-            return f"{self.col(node.field)} {_CMP[node.op]} {self.p(self.value(node.field, node.at))}"
+            return f"{self.col(node.field)} {_CMP[node.op]} {self.p(self.d.bind_time(node.at))}"
         if isinstance(node, TagFilter):
             conds = [f"x.tag_key = {self.p(node.key)}"]
             if node.value is not None:

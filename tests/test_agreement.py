@@ -84,12 +84,18 @@ def scenarios(draw: st.DrawFn, paged: bool = False) -> tuple[list[dict[str, Any]
     return records, draw(st.lists(cases(ids, paged), min_size=1, max_size=8))
 
 
-@given(scenarios())
-def test_every_target_gives_the_same_answer(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]
-                                            ) -> None:
+def loaded(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]) -> tuple[Catalog, list[Case]]:
+    """The scenario's catalog, loaded into every database once for all its cases."""
     records, case_list = scenario
     catalog = Catalog.from_records(records)
     engines.load(catalog)
+    return catalog, case_list
+
+
+@given(scenarios())
+def test_every_target_gives_the_same_answer(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]
+                                            ) -> None:
+    catalog, case_list = loaded(engines, scenario)
     for case in case_list:
         note(repr(case))
         check_case(engines, catalog, case)
@@ -98,11 +104,9 @@ def test_every_target_gives_the_same_answer(engines: Engines, scenario: tuple[li
 @given(scenarios(paged=True))
 def test_page_walks_give_the_unpaged_answer(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]
                                             ) -> None:
-    records, case_list = scenario
-    catalog = Catalog.from_records(records)
-    engines.load(catalog)
+    catalog, case_list = loaded(engines, scenario)
     for case in case_list:
-        walk(engines, catalog, case, len(records))
+        walk(engines, catalog, case, len(catalog))
 
 
 def _on_db(conn: Any, case: Case, query: str) -> Page:
