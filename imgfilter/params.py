@@ -148,7 +148,6 @@ FIELDS: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS_LIST})
 
 # ---- parameters ---------------------------------------------------------------
 
-_BOOL_CODES = ("true", "false")
 IMAGE_TYPES = ("gold", "private", "shared", "market")
 PLATFORMS = (
     "Windows", "Ubuntu", "RedHat", "SUSE", "CentOS", "Debian", "OpenSUSE",
