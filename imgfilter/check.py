@@ -398,7 +398,7 @@ class _Checker:
                                    "co-exist, so nothing matches", f"drop {other}")
         for name in ("created_at", "updated_at"):
             times = [f for f in self.filters if isinstance(f, TimeFilter) and f.param == name]
-            if len(times) > 1 and _empty_range(times):
+            if times and _empty_range(times):
                 self.warnings.append(Diagnostic(
                     BAD_VALUE, f"{name}: no time satisfies all of "
                     + " and ".join(f"{t.op}:{t.wire()[1].split(':', 1)[1]}" for t in times),
@@ -417,35 +417,26 @@ class _Checker:
 
 
 def _empty_range(times: list[TimeFilter]) -> bool:
-    """True when no instant satisfies every comparison."""
-    lo: tuple[dt.datetime, bool] | None = None  # (bound, inclusive)
-    hi: tuple[dt.datetime, bool] | None = None
-    eqs = {t.at for t in times if t.op == "eq"}
-    neqs = {t.at for t in times if t.op == "neq"}
-    if len(eqs) > 1:
-        return True
+    """True when no instant that every engine stores meets every comparison.
+
+    Exact at the precision compared (microseconds): the instants left are an
+    interval less the ``neq`` points, so counting decides it.
+    """
+    lo, hi = _micros(P.TIME_MIN), _micros(P.TIME_MAX)
+    excluded: set[int] = set()
     for t in times:
-        if t.op in ("gt", "gte"):
-            cand = (t.at, t.op == "gte")
-            if lo is None or cand[0] > lo[0] or (cand[0] == lo[0] and not cand[1]):
-                lo = cand
-        elif t.op in ("lt", "lte"):
-            cand = (t.at, t.op == "lte")
-            if hi is None or cand[0] < hi[0] or (cand[0] == hi[0] and not cand[1]):
-                hi = cand
-    if eqs:
-        (e,) = eqs
-        if e in neqs:
-            return True
-        if lo is not None and (e < lo[0] or (e == lo[0] and not lo[1])):
-            return True
-        return hi is not None and (e > hi[0] or (e == hi[0] and not hi[1]))
-    if lo is not None and hi is not None:
-        if lo[0] > hi[0]:
-            return True
-        if lo[0] == hi[0]:
-            return not (lo[1] and hi[1]) or lo[0] in neqs
-    return False
+        at = _micros(t.at)
+        if t.op in ("gt", "gte", "eq"):
+            lo = max(lo, at + (t.op == "gt"))
+        if t.op in ("lt", "lte", "eq"):
+            hi = min(hi, at - (t.op == "lt"))
+        if t.op == "neq":
+            excluded.add(at)
+    return hi - lo + 1 <= sum(1 for at in excluded if lo <= at <= hi)
+
+
+def _micros(t: dt.datetime) -> int:
+    return (t - P.TIME_MIN) // dt.timedelta(microseconds=1)
 
 
 _Handler = Callable[[_Checker, Pair, P.Param, str], None]
