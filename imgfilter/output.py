@@ -142,7 +142,9 @@ class Writer:
             if len(self._cols) < len(self.columns or default):
                 shown = set(self._cols)
                 dropped = [c for c in (self.columns or default) if c not in shown]
-                self.notes.append(f"columns {', '.join(dropped)} do not fit the terminal: widen it or choose with -c")
+                one = len(dropped) == 1
+                self.notes.append(f"{'column' if one else 'columns'} {', '.join(dropped)} {'does' if one else 'do'} "
+                                  "not fit the terminal: widen it or choose with -c")
             self._row(self._cols)
             self._row(["-" * w for w in self._widths])
         else:
