@@ -573,6 +573,18 @@ def _driver_error(e: BaseException) -> bool:
     return type(e).__module__.split(".")[0] in ("sqlite3", "psycopg", "pymysql")
 
 
+def _db_message(e: BaseException) -> str:
+    """A driver's error in one line (PostgreSQL adds the statement and a caret
+    on more lines), with what to do when the tables are missing."""
+    lines = str(e).strip().splitlines()
+    message = f"database error: {lines[0] if lines else type(e).__name__}"
+    missing = ("no such table" in message or type(e).__name__ == "UndefinedTable"
+               or (e.args[:1] == (1146,) and type(e).__module__.startswith("pymysql")))
+    if missing:
+        message += " (the database has no imgfilter tables: fill it with `imgfilter load FILE --db URL`)"
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -635,7 +647,7 @@ def _main(parser: argparse.ArgumentParser, argv: list[str], notes: list[str], as
         # a database that fails mid-query (connection lost, permissions, a schema
         # that is not imgfilter's) is reported, not dumped as a traceback
         if _driver_error(e):
-            return _fail("CLI.DATABASE", f"database error: {e}", EXIT_ENVIRONMENT, as_json)
+            return _fail("CLI.DATABASE", _db_message(e), EXIT_ENVIRONMENT, as_json)
         return _fail("CLI.INTERNAL", f"internal error (please report it): {type(e).__name__}: {e}",
                      EXIT_ENVIRONMENT, as_json)
 

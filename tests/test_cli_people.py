@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -392,3 +393,30 @@ def test_bad_urls_are_usage_errors_in_one_line(url: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "imgfilter", "query", "--db", url, ""], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and one_line(proc.stderr), proc.stderr
+
+
+def test_loads_last_line_hides_the_password(capsys: Capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(cli, "_connect", lambda url: sqlite3.connect(":memory:"))
+    data = tmp_path / "images.json"
+    data.write_text(json.dumps(RECORDS))
+    code, _, err = run(capsys, "load", str(data), "--db", "mysql://root:s3cret%40pw@db.example.com/images")
+    assert code == 0 and err == "loaded 8 images into mysql://root:***@db.example.com/images\n"
+
+
+# ---- 6 (the command line's part): a database with no tables says what to do, in one line -------------
+
+def test_a_database_without_tables_says_to_load_it(capsys: Capsys, tmp_path: Path) -> None:
+    (tmp_path / "empty.db").write_bytes(b"")
+    code, _, err = run(capsys, "query", "--db", f"sqlite:///{tmp_path}/empty.db", "")
+    assert code == 1 and one_line(err) and "imgfilter load FILE --db URL" in err
+
+
+def test_a_postgresql_error_is_one_line(capsys: Capsys) -> None:
+    url = os.environ.get("IMGFILTER_TEST_POSTGRESQL_URL")
+    if not url:
+        pytest.skip("IMGFILTER_TEST_POSTGRESQL_URL is not set")
+    # a search path with no schema in it: nothing of anyone's is read
+    url += ("&" if "?" in url else "?") + "options=-csearch_path%3Dimgfilter_cli_no_such_schema"
+    code, _, err = run(capsys, "query", "--db", url, "limit=1")
+    assert code == 1 and one_line(err), err
+    assert 'relation "images" does not exist' in err and "imgfilter load" in err and "LINE 1" not in err
