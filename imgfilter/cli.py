@@ -39,8 +39,8 @@ ALL_PAGE_SIZE = 100  # the page size of --all when the query gives no limit
 
 EXIT_CODES = f"""exit status:
   {EXIT_OK}    success
-  {EXIT_REJECTED}    the query, the records or the command line is wrong (fix the input)
   {EXIT_ENVIRONMENT}    the environment failed: a file, the database, a connection, memory
+  {EXIT_REJECTED}    the query, the records or the command line is wrong (fix the input)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 With --json every error is a JSON body on stdout: {{"error": {{"code": ..., "message": ...}}}}."""
 
@@ -120,7 +120,7 @@ def _read(path: str) -> str:
 def _options(args: argparse.Namespace) -> Options:
     try:
         return Options(unknown=args.unknown, flavors=_flavors(args.flavors))
-    except ValueError as e:  # JSON that does not parse
+    except (ValueError, RecordError) as e:  # JSON that does not parse, a file that is not UTF-8
         raise UsageError(f"--flavors {args.flavors}: {e}") from None
 
 
@@ -369,6 +369,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     q = _checked(args)
     context = _context(args)
     conn = None
+    if args.db_given and not args.explain:
+        raise UsageError("--db is the database of --explain: add --explain (or --dialect for another dialect)")
     if args.explain:
         if args.db is None:
             raise UsageError(f"--explain runs EXPLAIN on a database: give --db URL (or set {DB_ENV})")
@@ -486,7 +488,7 @@ _EXAMPLES = {
     "check": "imgfilter check '__imagetype=gold&limit=2'\n"
              "  imgfilter check 'https://ims.example.com/v2/cloudimages?status=active#top'",
     "explain": "imgfilter explain 'tag=env=prod&created_at=gte:2018-01-01T00:00:00Z'",
-    "query": "imgfilter query -f table '__imagetype=gold&sort_key=name&sort_dir=asc&limit=10'\n"
+    "query": "imgfilter query -f table '__imagetype=gold&sort_key=name&limit=10'\n"
              "  imgfilter query --all -f jsonl -c id -c name __platform=Ubuntu\n"
              "  IMGFILTER_DB=sqlite:///images.db imgfilter query --project p1 'limit=5'",
     "sql": "imgfilter sql --dialect postgresql --project p1 'name=CentOS&limit=20'\n"

@@ -314,6 +314,7 @@ def test_imgfilter_db_is_the_default_db(capsys: Capsys, monkeypatch: pytest.Monk
     (["query", "--granted-eps", "a,b", ""], "--granted-eps needs --project"),
     (["sql", "--granted-eps", "a,b", ""], "--granted-eps needs --project"),
     (["query", "--max-items", "3", ""], "--max-items"),
+    (["sql", "--db", "sqlite:///x.db", ""], "--db is the database of --explain"),
 ])
 def test_options_that_would_be_ignored_are_usage_errors(capsys: Capsys, argv: list[str], message: str) -> None:
     code, _, err = run(capsys, *argv)
