@@ -319,6 +319,16 @@ def _param_json(p: Any) -> Any:
     return p
 
 
+def _param_type(p: Any) -> str:
+    if isinstance(p, Slot):
+        return "slot"
+    if p is None:
+        return "null"
+    if hasattr(p, "isoformat"):
+        return "timestamp"
+    return {bool: "boolean", int: "integer", str: "text", bytes: "bytes"}.get(type(p), type(p).__name__)
+
+
 def _how(plan: SqlPlan) -> list[str]:
     """How the statements make one page, in words."""
     q = plan.query
@@ -334,9 +344,11 @@ def _how(plan: SqlPlan) -> list[str]:
                      "statement; the parts after it run from their first page")
     if q.limit is None:
         steps.append("no limit: every statement runs and every row is the page")
+    elif q.limit == 0:
+        steps.append("limit=0: no statement reads rows; the page is empty")
     else:
         steps.append(f"slot 'row limit' is {q.limit}+1 minus the rows already read; stop once {q.limit + 1} "
-                     f"rows are read: a {q.limit + 1}th row means more follow, and next_marker is the id "
+                     f"rows are read: the row past the limit means more follow, and next_marker is the id "
                      f"of row {q.limit}")
     return steps
 
@@ -384,7 +396,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
         plan = compile_sql(q, dialect, context)
         doc: dict[str, Any] = {"dialect": dialect, "how": _how(plan), "statements": []}
         for label, stmt in plan.statements():
-            entry: dict[str, Any] = {"label": label, "sql": stmt.sql, "params": [_param_json(p) for p in stmt.params]}
+            entry: dict[str, Any] = {"label": label, "sql": stmt.sql, "params": [_param_json(p) for p in stmt.params],
+                                     "types": [_param_type(p) for p in stmt.params]}
             if conn is not None:
                 entry["plan"] = _explain(conn, plan, stmt)
             doc["statements"].append(entry)

@@ -258,6 +258,7 @@ def test_sql_json_has_typed_parameters_and_says_how_a_page_is_made(capsys: Capsy
     assert labels[0] == "marker lookup" and "images with a sort value: after the marker" in labels
     first = next(s for s in doc["statements"] if s["label"] == "images with a sort value: first page")
     assert first["params"] == ["2017-12-31T16:00:00+00:00", {"slot": "row limit"}]
+    assert first["types"] == ["timestamp", "slot"]
     after = next(s for s in doc["statements"] if s["label"] == "images with a sort value: after the marker")
     assert {"slot": "marker id"} in after["params"] and {"slot": "marker sort value"} in after["params"]
 
