@@ -89,6 +89,93 @@ def _did_you_mean(word: str, choices: tuple[str, ...]) -> str | None:
     return f"did you mean {s!r}?" if s is not None else None
 
 
+def _unknown_hint(pair: Pair) -> str | None:
+    """What an unknown name most likely meant: spaces around a name, an operator
+    in the name (``created_at>=...``), or a near miss."""
+    key = pair.key
+    name = key.strip()
+    if name != key and P.lookup(name) is not None:
+        where = " and ".join(w for w, gap in (("leading", key[:1].isspace()), ("trailing", key[-1:].isspace()))
+                             if gap)
+        return (f"the name has a {where} space ('+' and %20 are spaces in a query): write {name!r}")
+    sym = re.fullmatch(r"(created_at|updated_at)\s*([<>])(.*)", key, re.S)
+    if sym is not None:  # created_at>=T is the pair `created_at>` = `T`; created_at<T has no '='
+        symbol = sym.group(2) + ("=" if pair.value is not None else "")
+        time = pair.value if pair.value is not None else sym.group(3)
+        return f"operators go in the value: write {sym.group(1)}={_SYMBOL_OPS[symbol]}:{time or 'TIME'}"
+    return _did_you_mean(name or key, _NAMES)
+
+
+# ---- why a time filter was rejected: the first rule that fits gives the message ----------
+
+_SYMBOL_OPS = {">=": "gte", "=>": "gte", "<=": "lte", "=<": "lte", "!=": "neq", "<>": "neq",
+               ">": "gt", "<": "lt", "==": "eq", "=": "eq"}
+_SYMBOL_RE = re.compile("(" + "|".join(re.escape(s) for s in _SYMBOL_OPS) + ")(?=[0-9])")
+_OP_RE = re.compile(r"([A-Za-z_]+):")
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_CLOCK = r"[0-9]{2}:[0-9]{2}:[0-9]{2}"
+_Fix = Callable[[str], str]
+
+
+def _from_epoch(ts: str) -> str:
+    try:
+        seconds = float(ts) / (1000 if len(ts.partition(".")[0]) > 11 else 1)  # milliseconds
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return "2018-10-28T10:00:00Z"
+
+
+# (pattern of the time text, message, hint, the time corrected); the first rule that fits speaks
+_TIME_RULES: tuple[tuple[re.Pattern[str], str, str, _Fix], ...] = (
+    (re.compile(f"{_DATE}T{_CLOCK}(\\.[0-9]+)? [0-9]{{2}}:?[0-9]{{2}}"),
+     "a space where the offset's '+' should be: an unencoded '+' in a query means a space",
+     "write '+' as %2B: {fix}", lambda ts: ts.replace(" ", "%2B")),
+    (re.compile(f"{_DATE}T{_CLOCK}(\\.[0-9]+)?[+-][0-9]{{4}}"),
+     "the offset needs a colon", "write it as ±HH:MM: {fix}",
+     lambda ts: ts[:-2].replace("+", "%2B") + ":" + ts[-2:]),
+    (re.compile(f"{_DATE}[Tt]{_CLOCK}(\\.[0-9]{{1,6}})?([Zz]|[+-][0-9]{{2}}:[0-9]{{2}})"),
+     "'T' and 'Z' are upper case in a time", "write {fix}", lambda ts: ts.upper().replace("+", "%2B")),
+    (re.compile(f"{_DATE}([T ]{_CLOCK})?\\.[0-9]{{7,}}.*"),
+     "more than 6 fractional digits: times are compared to the microsecond",
+     "write at most 6 digits after the point: {fix}",
+     lambda ts: re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", ts).replace("+", "%2B")),
+    (re.compile(_DATE), "a date without a time of day", "write {fix} (midnight UTC)",
+     lambda ts: ts + "T00:00:00Z"),
+    (re.compile(f"{_DATE}T{_CLOCK}(\\.[0-9]{{1,6}})?"), "the time has no zone",
+     "append Z for UTC ({fix}) or an offset such as %2B08:00", lambda ts: ts + "Z"),
+    (re.compile(r"[0-9]{9,13}(\.[0-9]+)?"), "an epoch number (seconds since 1970)", "write {fix}", _from_epoch),
+)
+
+
+def _time_problem(name: str, value: str, pair: Pair) -> tuple[str, str, Span]:
+    """Message, hint and span for a time filter the grammar rejected."""
+    op, ts = "", value
+    sym = _SYMBOL_RE.match(value)
+    if sym is not None:
+        word = _SYMBOL_OPS[sym.group(1)]
+        return (f"{sym.group(1)!r} is not an operator: operators are words ({', '.join(P.TIME_OPS)})",
+                f"write {name}={word}:{value[sym.end():]}", pair.raw_span(0, sym.end()))
+    m = _OP_RE.match(value)
+    if m is not None and not value[:1].isdigit():
+        op, ts = m.group(1), value[m.end():]
+        if op not in P.TIME_OPS:
+            return (f"{op!r} is not an operator: expected one of {', '.join(P.TIME_OPS)}",
+                    _did_you_mean(op, P.TIME_OPS) or f"e.g. {name}=gt:2018-10-28T10:00:00Z",
+                    pair.raw_span(0, len(op)))
+        if not ts:
+            return (f"the time is missing after '{op}:'", f"e.g. {name}={op}:2018-10-28T10:00:00Z",
+                    pair.raw_span(0, len(value)))
+    at = len(value) - len(ts)
+    span = pair.raw_span(at, len(value))
+    for pattern, message, hint, fix_time in _TIME_RULES:
+        if pattern.fullmatch(ts):
+            fix = f"{name}={op or 'eq'}:{fix_time(ts)}"
+            return f"{ts!r} is not a time: {message}", hint.format(fix=fix), span
+    return (f"{value!r} is not op:time (e.g. {name}=gt:2018-10-28T10:00:00Z)",
+            "times are YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339 with an offset "
+            "(its '+' written %2B)", span)
+
+
 class _Checker:
     """One check of one query.  Not shared: built and thrown away per call."""
 
@@ -172,11 +259,9 @@ class _Checker:
         policy = self.options.unknown
         if policy == "reject":
             self.error(pair, None, "unknown parameter", span=pair.key_span,
-                       hint=_did_you_mean(pair.key, _NAMES)
-                       or "see `imgfilter params` for the parameters this API takes")
+                       hint=_unknown_hint(pair) or "see `imgfilter params` for the parameters this API takes")
         elif policy == "ignore":
-            self.warn(pair, "unknown parameter ignored", _did_you_mean(pair.key, _NAMES),
-                      span=pair.key_span)
+            self.warn(pair, "unknown parameter ignored", _unknown_hint(pair), span=pair.key_span)
         elif not pair.value:
             self.warn(pair, "empty value: the parameter is ignored")
         elif "\x00" in pair.value or "\x00" in pair.key:
@@ -314,25 +399,16 @@ class _Checker:
         self.filters.append(TagFilter(key, tag_value, pair.span))
 
     def k_time(self, pair: Pair, param: P.Param, value: str) -> None:
-        example = f"e.g. {param.name}=gt:2018-10-28T10:00:00Z"
         try:
             op_tok, ts_tok = parse_value(value, "time_filter")
-        except SubParseError as e:
-            colon = value.find(":")
-            if colon > 0 and e.pos <= colon and not value[:1].isdigit():
-                self.error(pair, param, f"{value[:colon]!r} is not an operator: expected one of "
-                           f"{', '.join(P.TIME_OPS)}", _did_you_mean(value[:colon], P.TIME_OPS),
-                           span=pair.raw_span(0, colon))
-            else:
-                self.error(pair, param, f"{value!r} is not op:time ({example})",
-                           "times are YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD HH:MM:SS (UTC) "
-                           "or RFC 3339 with an offset", span=pair.raw_span(e.pos, len(value)))
+        except SubParseError:
+            self.error(pair, param, *_time_problem(param.name, value, pair))
             return
         ts = str(ts_tok)
+        start = len(value) - len(ts)
         try:
             at = dt.datetime.fromisoformat(ts)
         except ValueError as e:
-            start = len(value) - len(ts)
             self.error(pair, param, f"{ts!r} is not a valid time: {e}", span=pair.raw_span(start, len(value)))
             return
         try:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC: OverflowError
@@ -341,7 +417,6 @@ class _Checker:
         except OverflowError:
             in_range = False
         if not in_range:
-            start = len(value) - len(ts)
             self.error(pair, param, f"{ts!r} is outside the years 1000 to 9999 (UTC)",
                        "every database compares times in that range", span=pair.raw_span(start, len(value)))
             return

@@ -1,21 +1,21 @@
-"""The ``imgfilter`` command: check, explain, query, sql, load, params, catalog.
-
-Exit status: 0 on success, 2 when the query or the data is rejected (the
-message with carets on stderr, or with ``--json`` the IMS error body on stdout).
-"""
+"""The imgfilter command: check, explain, query, sql, load, params, catalog."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import re
+import shutil
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
+from urllib.parse import quote, unquote, urlsplit
 
-from . import db
+from . import __version__, db
 from . import params as P
 from .ast import CheckedQuery
 from .catalog import bundled, generate
@@ -23,74 +23,403 @@ from .check import Flavor, Options, check
 from .context import Context
 from .errors import QueryError
 from .memory import run
+from .output import FORMATS, Writer, dump_json
 from .records import Catalog, RecordError
 from .records import load as load_records
 from .result import Page
-from .sql import compile_sql
+from .sql import Slot, SqlPlan, Statement, compile_sql
 
 EXIT_OK = 0
-EXIT_REJECTED = 2
+EXIT_ENVIRONMENT = 1  # a file that cannot be read or written, a database, a connection
+EXIT_REJECTED = 2  # a bad query, bad records, or bad command-line arguments
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+DB_ENV = "IMGFILTER_DB"
+ALL_PAGE_SIZE = 100  # the page size of --all when the query gives no limit
+
+EXIT_CODES = f"""exit status:
+  {EXIT_OK}    success
+  {EXIT_ENVIRONMENT}    the environment failed: a file, the database, a connection, memory
+  {EXIT_REJECTED}    the query, the records or the command line is wrong (fix the input)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+With --json every error is a JSON body on stdout: {{"error": {{"code": ..., "message": ...}}}}."""
 
 
 class UsageError(Exception):
     """Bad command-line arguments (not a bad query)."""
 
 
-def _dump(obj: Any, out: TextIO) -> None:
-    json.dump(obj, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+class EnvironmentFailure(Exception):
+    """A file that cannot be read, a database or connection that fails."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C; the message says what was (not) done."""
+
+
+# ---- what the user typed -------------------------------------------------------------
+
+_LOCATION = re.compile(r"[^=&]*\?")  # scheme://host/path? or /path? or ?: no '=' or '&' before the '?'
+_HTTP_VERSION = re.compile(r"\s+HTTP/[0-9.]+\s*$")
+
+
+def query_text(words: Sequence[str], notes: list[str]) -> str:
+    """The query of what was typed: a bare query, ?query, a path or a whole URL
+    (a log line's ``GET `` and `` HTTP/1.1`` too), several words joined with '&';
+    a #fragment is not part of a query and is dropped (with a note)."""
+    words = list(words)
+    if words and words[0].upper() == "GET":
+        words = words[1:]
+    if words and re.fullmatch(r"HTTP/[0-9.]+", words[-1]):
+        words = words[:-1]
+    parts = []
+    for word in words:
+        text = _HTTP_VERSION.sub("", re.sub(r"^\s*GET\s+", "", word))
+        text, hash_, fragment = text.partition("#")
+        if hash_:
+            notes.append(f"'#{fragment}' is a URL fragment, not part of the query: dropped "
+                         "(write a '#' in a value as %23)")
+        location = _LOCATION.match(text)
+        if location is not None:
+            text = text[location.end():]
+        elif "://" in text and "=" not in text.split("://", 1)[0]:
+            text = ""  # a URL with no query
+        if text:
+            parts.append(text)
+    return "&".join(parts)
 
 
 def _flavors(path: str | None) -> dict[str, Flavor] | None:
     if path is None:
         return None
+    expected = f'--flavors {path}: expected {{"ID": {{"ram_mb": N, "disk_gb": N}}, ...}}'
+    doc = json.loads(_read(path), parse_constant=lambda c: c)  # NaN, Infinity: rejected below
+    if not isinstance(doc, dict):
+        raise UsageError(expected)
+    flavors = {}
+    for k, v in doc.items():
+        ram, disk = (v.get(f) if isinstance(v, dict) else None for f in ("ram_mb", "disk_gb"))
+        if not (type(ram) is int and type(disk) is int and 0 <= ram < 2**63 and 0 <= disk < 2**63):
+            raise UsageError(f"{expected}; {k!r} has {json.dumps(v)[:80]}")
+        flavors[k] = Flavor(ram, disk)
+    return flavors
+
+
+def _read(path: str) -> str:
+    """A file's text; a file that cannot be read is the environment's failure."""
+    if path == "-":
+        return sys.stdin.read()
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {str(k): Flavor(int(v["ram_mb"]), int(v["disk_gb"])) for k, v in doc.items()}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
-        raise UsageError(f"--flavors {path}: expected {{\"ID\": {{\"ram_mb\": N, \"disk_gb\": N}}}} ({e})") from None
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RecordError(path, None, None, f"not UTF-8 text: {e}") from None
+    except OSError as e:
+        raise EnvironmentFailure(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def _options(args: argparse.Namespace) -> Options:
-    return Options(unknown=args.unknown, flavors=_flavors(args.flavors))
+    try:
+        return Options(unknown=args.unknown, flavors=_flavors(args.flavors))
+    except (ValueError, RecordError) as e:  # JSON that does not parse, a file that is not UTF-8
+        raise UsageError(f"--flavors {args.flavors}: {e}") from None
 
 
-def _report(e: QueryError, args: argparse.Namespace) -> int:
-    if getattr(args, "json", False):
-        _dump(e.to_ims(), sys.stdout)
-    else:
-        print(e.render(), file=sys.stderr)
-    return EXIT_REJECTED
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    q = check(args.query, _options(args))
-    if args.json:
-        _dump({"query": q.normalized(), "warnings": [w.to_dict() for w in q.warnings]}, sys.stdout)
-        return EXIT_OK
-    print(q.normalized())
-    for w in q.warnings:
-        print(w.render(q.source), file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    _dump(check(args.query, _options(args)).to_json(), sys.stdout)
-    return EXIT_OK
+def _checked(args: argparse.Namespace) -> CheckedQuery:
+    """Check the query and say its warnings on stderr (every command does)."""
+    q = check(query_text(args.query, args.notes), _options(args))
+    if not getattr(args, "json", False) or args.command != "check":
+        for w in q.warnings:
+            print(w.render(q.source), file=sys.stderr)
+    return q
 
 
 def _context(args: argparse.Namespace) -> Context | None:
     granted = [g for g in args.granted_eps.split(",") if g] if args.granted_eps is not None else None
     if args.project is None and not args.admin:
         if granted is not None:
-            return Context(None, True, frozenset(granted))  # trusted, as without a context
+            raise UsageError("--granted-eps needs --project (or --admin): they are the caller's grants")
         return None  # a trusted caller: no scope
     return Context.of(args.project, admin=args.admin, granted_eps=granted)
 
 
-def _catalog(args: argparse.Namespace) -> Catalog:
-    return bundled() if args.data is None else load_records(args.data)
+def _pretty(out: TextIO) -> bool:
+    return out.isatty()
 
+
+def _width(out: TextIO) -> int | None:
+    if out.isatty() or "COLUMNS" in os.environ:
+        return shutil.get_terminal_size().columns
+    return None
+
+
+# ---- database URLs -----------------------------------------------------------------------
+
+def redact(url: str) -> str:
+    """The URL with its password shown as ***."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+        parts = None
+    if parts is None or password is None:
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    netloc = parts.netloc.rsplit("@", 1)
+    return parts._replace(netloc=netloc[0].rsplit(":", 1)[0] + ":***@" + netloc[1]).geturl()
+
+
+def _hide(url: str, message: str) -> str:
+    message = message.replace(url, redact(url))
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password or ""), quote(password or "")} - {None, ""}:
+        assert secret is not None
+        message = message.replace(secret, "***")
+    return message
+
+
+def _connect(url: str) -> Any:
+    scheme = url.split("://", 1)[0].split("+")[0] if "://" in url else ""
+    if scheme not in ("sqlite", "postgresql", "postgres", "mysql", "mariadb"):
+        raise UsageError(f"unsupported database URL {redact(url)!r}: use sqlite:///PATH, "
+                         "postgresql://USER@HOST/DB or mysql://USER:PASSWORD@HOST/DB")
+    try:
+        return db.connect(url)
+    except db.DatabaseError as e:
+        raise EnvironmentFailure(_hide(url, str(e))) from None
+    except (ValueError, IndexError, TypeError) as e:  # a port out of range, [::1 unclosed ...
+        raise UsageError(f"bad database URL {redact(url)!r}: {_hide(url, str(e))}") from None
+    except sqlite3.Error as e:
+        raise EnvironmentFailure(f"cannot open {redact(url)}: {e}") from None
+
+
+# ---- commands -------------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    q = _checked(args)
+    if args.json:
+        dump_json({"query": q.normalized(), "warnings": [w.to_dict() for w in q.warnings]}, sys.stdout,
+                  _pretty(sys.stdout))
+    else:
+        print(q.normalized())
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    dump_json(_checked(args).to_json(), sys.stdout, _pretty(sys.stdout))
+    return EXIT_OK
+
+
+class _Source:
+    """Where pages come from: the in-memory catalog or one database connection."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.catalog: Catalog | None = None
+        self.conn: Any = None
+        if args.db is not None:
+            self.conn = _connect(args.db)
+        elif args.engine == "sqlite":
+            if args.data is not None:  # a temporary database of --data
+                catalog = load_records(io.StringIO(_read(args.data)))
+                self.conn = sqlite3.connect(":memory:")
+                db.load_catalog(self.conn, catalog)
+            else:
+                self.conn = sqlite3.connect(db.bundled_sqlite_path())
+        else:
+            self.catalog = bundled() if args.data is None else load_records(io.StringIO(_read(args.data)))
+
+    def page(self, q: CheckedQuery, context: Context | None) -> Page:
+        if self.conn is not None:
+            return db.run(self.conn, q, context)
+        assert self.catalog is not None
+        return run(q, self.catalog, context)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _pages(first: CheckedQuery, options: Options, source: _Source, context: Context | None, walk: bool,
+           max_items: int | None) -> Iterator[Page]:
+    """The query's page, or with ``walk`` every page after it through next_marker."""
+    q = first
+    if walk and q.limit is None:
+        q = _with(q, options, limit=ALL_PAGE_SIZE if max_items is None else min(ALL_PAGE_SIZE, max_items))
+    seen: set[str] = set()
+    while True:
+        page = source.page(q, context)
+        yield page
+        if not walk or page.next_marker is None or page.next_marker in seen:
+            return
+        seen.add(page.next_marker)
+        q = _with(q, options, marker=page.next_marker)
+
+
+def _with(q: CheckedQuery, options: Options, **changes: object) -> CheckedQuery:
+    """The same query with another marker or limit (checked again, from text)."""
+    pairs = [(k, v) for k, v in q.pairs() if k not in changes]
+    pairs += [(k, str(v)) for k, v in changes.items()]
+    return check("&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in pairs), options)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    if args.engine is not None and args.db_given:
+        raise UsageError("--engine runs on --data or the bundled catalog, --db on a database: give one of them")
+    if args.data is not None and args.db_given:
+        raise UsageError("give --db or --data, not both")
+    if args.data is not None or args.engine is not None:
+        args.db = None  # IMGFILTER_DB is only the default
+    if args.max_items is not None and (not args.all or args.max_items < 1):
+        raise UsageError("--max-items N (N ≥ 1) bounds --all: add --all")
+    q = _checked(args)
+    context = _context(args)
+    writer = Writer(sys.stdout, args.format, tuple(args.column or ()), _width(sys.stdout), _pretty(sys.stdout))
+    source = _Source(args)
+    shown, next_marker, cut = 0, None, False
+    try:
+        for page in _pages(q, _options(args), source, context, args.all, args.max_items):
+            images = page.images
+            if args.max_items is not None and shown + len(images) >= args.max_items:
+                cut = shown + len(images) > args.max_items or page.next_marker is not None
+                images = images[:args.max_items - shown]
+            writer.page(images)
+            for note in writer.notes:
+                print(f"imgfilter: note: {note}", file=sys.stderr)
+            writer.notes.clear()
+            shown += len(images)
+            next_marker = page.next_marker
+            if cut:
+                next_marker = str(images[-1]["id"]).lower() if images else None
+                break
+    finally:
+        source.close()
+    writer.close(next_marker)
+    if next_marker is not None and (args.format != "json" or cut):
+        more = f"--max-items reached after {shown} images" if cut else "more images follow"
+        print(f"imgfilter: {more}: next_marker={next_marker} (add marker={next_marker} to the query"
+              f"{'' if args.all else ', or --all'})", file=sys.stderr)
+    return EXIT_OK
+
+
+# ---- sql ---------------------------------------------------------------------------------
+
+_DIALECT_NAMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql",
+                  "mysql": "mysql", "mariadb": "mysql"}
+
+
+def _param_json(p: Any) -> Any:
+    if isinstance(p, Slot):
+        return {"slot": p.name}
+    if hasattr(p, "isoformat"):
+        return p.isoformat()
+    if isinstance(p, bytes):
+        return p.decode("utf-8", "backslashreplace")
+    return p
+
+
+def _param_type(p: Any) -> str:
+    if isinstance(p, Slot):
+        return "slot"
+    if p is None:
+        return "null"
+    if hasattr(p, "isoformat"):
+        return "timestamp"
+    return {bool: "boolean", int: "integer", str: "text", bytes: "bytes"}.get(type(p), type(p).__name__)
+
+
+def _how(plan: SqlPlan) -> list[str]:
+    """How the statements make one page, in words."""
+    q = plan.query
+    steps = []
+    if plan.marker_lookup is not None:
+        steps.append("run the marker lookup: no row means the marker is not an image this caller may see "
+                     "(IMG.0027); its value is the slot 'marker sort value' and the marker is 'marker id'")
+    order = " then ".join("the images with no sort value" if s.null else "the images with a sort value"
+                          for s in plan.segments)
+    steps.append(f"read {order}, in this order ({q.sort_key} {q.sort_dir}, then id)")
+    if plan.marker_lookup is not None:
+        steps.append("start in the marker's part (by whether its sort value is NULL) with its 'after the marker' "
+                     "statement; the parts after it run from their first page")
+    if q.limit is None:
+        steps.append("no limit: every statement runs and every row is the page")
+    elif q.limit == 0:
+        steps.append("limit=0: no statement reads rows; the page is empty")
+    else:
+        steps.append(f"slot 'row limit' is {q.limit}+1 minus the rows already read; stop once {q.limit + 1} "
+                     f"rows are read: the row past the limit means more follow, and next_marker is the id "
+                     f"of row {q.limit}")
+    return steps
+
+
+def _explain(conn: Any, plan: SqlPlan, stmt: Statement) -> list[str]:
+    slots: dict[Slot, Any] = {s: None for s in stmt.params if isinstance(s, Slot)}
+    for s in slots:
+        if s.name == "row limit":
+            slots[s] = (plan.query.limit or 0) + 1
+        elif s.name == "marker id":
+            slots[s] = plan.query.marker
+    if any(s.name == "marker sort value" for s in slots) and plan.marker_lookup is not None:
+        cur = conn.cursor()
+        cur.execute(plan.marker_lookup.sql, plan.marker_lookup.bind({}))
+        row = cur.fetchone()
+        for s in slots:
+            if s.name == "marker sort value":
+                slots[s] = row[0] if row is not None else None
+    prefix = "EXPLAIN QUERY PLAN " if plan.dialect.name == "sqlite" else "EXPLAIN "
+    cur = conn.cursor()
+    cur.execute(prefix + stmt.sql, stmt.bind(slots))
+    rows = cur.fetchall()
+    conn.rollback()
+    if plan.dialect.name == "sqlite":
+        return [str(r[-1]) for r in rows]
+    return [" | ".join("" if c is None else str(c) for c in r) for r in rows]
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    q = _checked(args)
+    context = _context(args)
+    conn = None
+    if args.db_given and not args.explain:
+        raise UsageError("--db is the database of --explain: add --explain (or --dialect for another dialect)")
+    if args.explain:
+        if args.db is None:
+            raise UsageError(f"--explain runs EXPLAIN on a database: give --db URL (or set {DB_ENV})")
+        conn = _connect(args.db)
+    try:
+        dialect = _DIALECT_NAMES[args.dialect] if args.dialect else "sqlite"
+        if conn is not None:
+            dialect = db.dialect_of(conn).name
+            if args.dialect and _DIALECT_NAMES[args.dialect] != dialect:
+                raise UsageError(f"--dialect {args.dialect} but --db is {dialect}: leave --dialect out")
+        plan = compile_sql(q, dialect, context)
+        doc: dict[str, Any] = {"dialect": dialect, "how": _how(plan), "statements": []}
+        for label, stmt in plan.statements():
+            entry: dict[str, Any] = {"label": label, "sql": stmt.sql, "params": [_param_json(p) for p in stmt.params],
+                                     "types": [_param_type(p) for p in stmt.params]}
+            if conn is not None:
+                entry["plan"] = _explain(conn, plan, stmt)
+            doc["statements"].append(entry)
+    finally:
+        if conn is not None:
+            conn.close()
+    if args.format == "json":
+        dump_json(doc, sys.stdout, _pretty(sys.stdout))
+        return EXIT_OK
+    print(f"-- {dialect}: how these statements make a page:")
+    for i, step in enumerate(doc["how"], 1):
+        print(f"--   {i}. {step}")
+    for entry in doc["statements"]:
+        print(f"\n-- {entry['label']}")
+        print(entry["sql"] + ";")
+        print(f"-- params: {json.dumps(entry['params'], ensure_ascii=False)}")
+        for line in entry.get("plan", ()):
+            print(f"-- plan: {line}")
+    return EXIT_OK
+
+
+# ---- load, catalog, params --------------------------------------------------------------
 
 def _progress(done: int, total: int) -> None:
     if sys.stderr.isatty():
@@ -98,56 +427,33 @@ def _progress(done: int, total: int) -> None:
         print(f"\rloaded {done:,}/{total:,} images", end=end, file=sys.stderr, flush=True)
 
 
-def _sql_page(args: argparse.Namespace, checked: CheckedQuery, context: Context | None) -> Page:
-    if args.db is not None:
-        conn = db.connect(args.db)
-    elif args.data is not None:  # --engine sqlite --data FILE: a temporary database
-        catalog = load_records(args.data)
-        conn = sqlite3.connect(":memory:")
-        db.load_catalog(conn, catalog)
-    else:
-        conn = sqlite3.connect(db.bundled_sqlite_path())
-    try:
-        return db.run(conn, checked, context)
-    finally:
-        conn.close()
-
-
-def cmd_query(args: argparse.Namespace) -> int:
-    checked = check(args.query, _options(args))
-    context = _context(args)
-    if args.db is not None and args.data is not None:
-        raise UsageError("give --db or --data, not both")
-    if args.db is not None or args.engine == "sqlite":
-        page = _sql_page(args, checked, context)
-    else:
-        page = run(checked, _catalog(args), context)
-    _dump(page.to_response(), sys.stdout)
-    return EXIT_OK
-
-
-def cmd_sql(args: argparse.Namespace) -> int:
-    plan = compile_sql(check(args.query, _options(args)), args.dialect, _context(args))
-    for label, stmt in plan.statements():
-        print(f"-- {label}")
-        print(stmt.sql + ";")
-        print(f"-- params: {[p if isinstance(p, str | int | bool | None) else repr(p) for p in stmt.params]}")
-    return EXIT_OK
-
-
 def cmd_load(args: argparse.Namespace) -> int:
-    catalog = load_records(args.file)
-    conn = db.connect(args.db)
+    if args.db is None:
+        raise UsageError(f"load needs --db URL (or {DB_ENV} set)")
+    conn = None
     try:
+        catalog = load_records(io.StringIO(_read(args.file)))
+        conn = _connect(args.db)
         n = db.load_catalog(conn, catalog, progress=_progress)
+    except KeyboardInterrupt:
+        if conn is not None:
+            conn.rollback()  # one transaction: nothing of it stays
+        raise Interrupted("interrupted: nothing was written (no images were loaded)") from None
+    except db.DatabaseError as e:
+        raise EnvironmentFailure(_hide(args.db, str(e))) from None
     finally:
-        conn.close()
-    print(f"loaded {n} images into {args.db}", file=sys.stderr)
+        if conn is not None:
+            conn.close()
+    print(f"loaded {n} images into {redact(args.db)}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    _dump({"images": generate()}, sys.stdout)
+    if args.format == "jsonl":
+        for image in generate():
+            dump_json(image, sys.stdout, pretty=False)
+    else:
+        dump_json({"images": generate()}, sys.stdout, _pretty(sys.stdout))
     return EXIT_OK
 
 
@@ -156,11 +462,22 @@ def cmd_params(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_query(p: argparse.ArgumentParser) -> None:
-    p.add_argument("query", help="a bare query, ?query or /v2/cloudimages?query")
+# ---- the parser -----------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+_QUERY_HELP = ("the query: bare (a=1&b=2), ?query, /v2/cloudimages?query or a whole URL; several words "
+               "are joined with '&'. A query starting with '-' goes after --")
+
+
+def _add_query(p: argparse.ArgumentParser, nargs: str = "+") -> None:
+    p.add_argument("query", nargs=nargs, metavar="QUERY", help=_QUERY_HELP)
     p.add_argument("--unknown", choices=("reject", "ignore", "property"), default="reject",
                    help="what to do with unknown parameters (default: reject)")
-    p.add_argument("--json", action="store_true", help="errors as the IMS JSON body on stdout")
+    p.add_argument("--json", action="store_true", help="every error as a JSON body on stdout")
     p.add_argument("--flavors", metavar="FILE", help='flavor catalog for flavor_id: '
                    '{"ID": {"ram_mb": N, "disk_gb": N}, ...}')
 
@@ -168,80 +485,186 @@ def _add_query(p: argparse.ArgumentParser) -> None:
 def _add_context(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", help="the caller's project id (an ordinary caller: scope applies)")
     p.add_argument("--admin", action="store_true", help="the caller is an administrator (no scope)")
-    p.add_argument("--granted-eps", metavar="ID,...", help="enterprise projects granted to the caller")
+    p.add_argument("--granted-eps", metavar="ID,...", help="enterprise projects granted to the caller "
+                   "(needs --project or --admin)")
+
+
+def _add_db(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--db", metavar="URL", default=os.environ.get(DB_ENV) or None,
+                   help=f"{what}: sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER:PASSWORD@HOST/DB "
+                   f"(default: ${DB_ENV})")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
+_EXAMPLES = {
+    "check": "imgfilter check '__imagetype=gold&limit=2'\n"
+             "  imgfilter check 'https://ims.example.com/v2/cloudimages?status=active#top'",
+    "explain": "imgfilter explain 'tag=env=prod&created_at=gte:2018-01-01T00:00:00Z'",
+    "query": "imgfilter query -f table '__imagetype=gold&sort_key=name&limit=10'\n"
+             "  imgfilter query --all -f jsonl -c id -c name __platform=Ubuntu\n"
+             "  IMGFILTER_DB=sqlite:///images.db imgfilter query --project p1 'limit=5'",
+    "sql": "imgfilter sql --dialect postgresql --project p1 'name=CentOS&limit=20'\n"
+           "  imgfilter sql --explain --db sqlite:///images.db 'sort_key=name&limit=20'",
+    "load": "imgfilter load images.json --db sqlite:///images.db",
+    "params": "imgfilter params",
+    "catalog": "imgfilter catalog -f jsonl > images.jsonl",
+}
+
+
+def _sub(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".",
+        epilog=f"example:\n  {_EXAMPLES[name]}\n\n{EXIT_CODES}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    return p
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imgfilter", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="check a query; print it normalized, and any warnings")
+    parser = _Parser(
+        prog="imgfilter", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check, explain and run Huawei Cloud IMS GET /v2/cloudimages queries "
+                    "(in memory, on SQLite, PostgreSQL or MySQL/MariaDB).",
+        epilog="examples:\n" + "\n".join(f"  {e.splitlines()[0]}" for e in _EXAMPLES.values())
+        + f"\n\n'imgfilter COMMAND --help' tells more.\n\n{EXIT_CODES}")
+    parser.add_argument("--version", action="version", version=f"imgfilter {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _sub(sub, "check", "check a query; print it normalized (warnings on stderr)")
     _add_query(p)
-    p = sub.add_parser("explain", help="print the checked query as JSON")
+    p = _sub(sub, "explain", "print the checked query as JSON")
     _add_query(p)
-    p = sub.add_parser("query", help="run a query on image records; print the API response as JSON")
-    _add_query(p)
+    p = _sub(sub, "query", "run a query on image records and print the images")
+    _add_query(p, "*")
+    p.add_argument("-f", "--format", choices=FORMATS, default="json",
+                   help="json (the API's response body; indented on a terminal), jsonl (one image a line), "
+                   "table (fitted to the terminal), csv or value (space-separated, no header)")
+    p.add_argument("-c", "--column", action="append", metavar="COLUMN",
+                   help="a field to print (repeatable; default: all, or for a table id, name, __imagetype, "
+                   "status, created_at)")
+    p.add_argument("--all", action="store_true", help="every page, following next_marker, printed as it comes "
+                   f"(pages of the query's limit, or {ALL_PAGE_SIZE})")
+    p.add_argument("--max-items", type=int, metavar="N", help="with --all: stop after N images")
     p.add_argument("--data", metavar="FILE", help="records: {\"images\": [...]}, a JSON array or JSON "
                    "Lines; - for stdin (default: the bundled sample catalog)")
-    p.add_argument("--db", metavar="URL", help="run on a database: sqlite:///PATH, postgresql://..., "
-                   "mysql://...")
-    p.add_argument("--engine", choices=("memory", "sqlite"), default="memory",
-                   help="memory (default), or sqlite: run the SQL target on a temporary SQLite database "
-                   "of --data (or of the bundled catalog)")
+    _add_db(p, "run on a database")
+    p.add_argument("--engine", choices=("memory", "sqlite"),
+                   help="memory (the default without --db), or sqlite: the SQL target on a temporary SQLite "
+                   "database of --data (or of the bundled catalog)")
     _add_context(p)
-    p = sub.add_parser("sql", help="print the SQL statements and parameters of a query")
-    _add_query(p)
-    p.add_argument("--dialect", choices=("sqlite", "postgresql", "mysql"), default="sqlite")
+    p = _sub(sub, "sql", "print the SQL statements of a query, their parameters, and how they make a page")
+    _add_query(p, "*")
+    p.add_argument("--dialect", choices=tuple(_DIALECT_NAMES), help="sqlite (default), postgresql or "
+                   "mysql (mariadb and postgres are the same); with --db, the database's")
+    p.add_argument("-f", "--format", choices=("text", "json"), default="text",
+                   help="text: SQL with comments (default); json: statements with typed parameters")
+    p.add_argument("--explain", action="store_true", help="run EXPLAIN for each statement on --db")
+    _add_db(p, "the database for --explain")
     _add_context(p)
-    p = sub.add_parser("load", help="load image records into a database (creating the schema)")
+    p = _sub(sub, "load", "load image records into a database (creating the schema)")
     p.add_argument("file", help="records: {\"images\": [...]}, a JSON array or JSON Lines; - for stdin")
-    p.add_argument("--db", metavar="URL", required=True, help="sqlite:///PATH, postgresql://..., mysql://...")
-    sub.add_parser("params", help="print the parameter reference (Markdown)")
-    sub.add_parser("catalog", help="print the bundled sample catalog as JSON")
+    _add_db(p, "the database")
+    p.add_argument("--json", action="store_true", help="every error as a JSON body on stdout")
+    p = _sub(sub, "params", "print the parameter reference (Markdown)")
+    p = _sub(sub, "catalog", "print the bundled sample catalog as JSON")
+    p.add_argument("-f", "--format", choices=("json", "jsonl"), default="json",
+                   help='json: {"images": [...]} (default); jsonl: one image a line')
     COMMANDS.update(check=cmd_check, explain=cmd_explain, params=cmd_params, query=cmd_query,
                     catalog=cmd_catalog, sql=cmd_sql, load=cmd_load)
     return parser
+
+
+# ---- errors -------------------------------------------------------------------------------
+
+def _fail(code: str, message: str, exit_code: int, as_json: bool) -> int:
+    """One line on stderr, or with --json an IMS-style body on stdout."""
+    message = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    if as_json:
+        dump_json({"error": {"code": code, "message": message}}, sys.stdout, _pretty(sys.stdout))
+    else:
+        print(f"imgfilter: {message}", file=sys.stderr)
+    return exit_code
+
+
+def _driver_error(e: BaseException) -> bool:
+    return type(e).__module__.split(".")[0] in ("sqlite3", "psycopg", "pymysql")
+
+
+def _db_message(e: BaseException) -> str:
+    """A driver's error in one line (PostgreSQL adds the statement and a caret
+    on more lines), with what to do when the tables are missing."""
+    lines = str(e).strip().splitlines()
+    message = f"database error: {lines[0] if lines else type(e).__name__}"
+    missing = ("no such table" in message or type(e).__name__ == "UndefinedTable"
+               or (e.args[:1] == (1146,) and type(e).__module__.startswith("pymysql")))
+    if missing:
+        message += " (the database has no imgfilter tables: fill it with `imgfilter load FILE --db URL`)"
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv[:argv.index("--")] if "--" in argv else "--json" in argv
     parser = build_parser()
+    notes: list[str] = []  # said after the output or the error
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse has printed its usage message (or --help)
-        return EXIT_OK if e.code in (0, None) else EXIT_REJECTED
+        return _main(parser, argv, notes, as_json)
+    finally:
+        for note in notes:
+            print(f"imgfilter: note: {note}", file=sys.stderr)
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str], notes: list[str], as_json: bool) -> int:
     try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help, --version
+            return EXIT_OK if e.code in (0, None) else EXIT_REJECTED
+        args.db_given = "--db" in argv or any(a.startswith("--db=") for a in argv)
+        args.notes = notes
         return COMMANDS[args.command](args)
     except QueryError as e:
-        return _report(e, args)
-    except RecordError as e:
-        if getattr(args, "json", False):
-            _dump(e.to_ims(), sys.stdout)
+        if as_json:
+            dump_json(e.to_ims(), sys.stdout, _pretty(sys.stdout))
         else:
-            print(f"imgfilter: bad record: {e}", file=sys.stderr)
+            print(e.render(), file=sys.stderr)
         return EXIT_REJECTED
-    except db.DatabaseError as e:
-        print(f"imgfilter: {e}", file=sys.stderr)
-        return EXIT_REJECTED
+    except RecordError as e:
+        if as_json:
+            dump_json(e.to_ims(), sys.stdout, _pretty(sys.stdout))
+            return EXIT_REJECTED
+        return _fail("IMG.0001", f"bad record: {e}", EXIT_REJECTED, False)
     except UsageError as e:
-        print(f"imgfilter: {e}", file=sys.stderr)
+        msg = str(e)
+        if as_json:
+            return _fail("CLI.USAGE", msg.splitlines()[0], EXIT_REJECTED, True)
+        print(f"imgfilter: {msg}", file=sys.stderr)
         return EXIT_REJECTED
+    except EnvironmentFailure as e:
+        return _fail("CLI.ENVIRONMENT", str(e), EXIT_ENVIRONMENT, as_json)
+    except Interrupted as e:
+        return _fail("CLI.INTERRUPTED", str(e), EXIT_INTERRUPTED, as_json)
+    except KeyboardInterrupt:
+        return _fail("CLI.INTERRUPTED", "interrupted", EXIT_INTERRUPTED, as_json)
+    except db.DatabaseError as e:
+        return _fail("CLI.DATABASE", f"database error: {e}", EXIT_ENVIRONMENT, as_json)
     except BrokenPipeError:
         # the reader went away (`imgfilter ... | head`): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except MemoryError:
+        return _fail("CLI.ENVIRONMENT", "out of memory", EXIT_ENVIRONMENT, as_json)
+    except OSError as e:
+        return _fail("CLI.ENVIRONMENT", f"I/O error: {e.strerror or e}", EXIT_ENVIRONMENT, as_json)
     except Exception as e:
         # a database that fails mid-query (connection lost, permissions, a schema
         # that is not imgfilter's) is reported, not dumped as a traceback
-        if type(e).__module__.split(".")[0] in ("sqlite3", "psycopg", "pymysql"):
-            print(f"imgfilter: database error: {e}", file=sys.stderr)
-            return EXIT_REJECTED
-        raise
+        if _driver_error(e):
+            return _fail("CLI.DATABASE", _db_message(e), EXIT_ENVIRONMENT, as_json)
+        return _fail("CLI.INTERNAL", f"internal error (please report it): {type(e).__name__}: {e}",
+                     EXIT_ENVIRONMENT, as_json)
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ def test_load_then_query_a_database(capsys: pytest.CaptureFixture[str], tmp_path
     assert code == 0 and "loaded 8 images" in err
     code, out, _ = run(capsys, "query", "tag=k&sort_key=name&sort_dir=asc", "--db", url)
     assert [i["name"] for i in json.loads(out)["images"]] == ["CentOS 7.3 64bit", "RHEL 7", "RHEL 8", "shared one"]
-    code, _, err = run(capsys, "load", str(data), "--db", url)  # the same ids again
-    assert code == 2 and "nothing was written" in err
+    code, _, err = run(capsys, "load", str(data), "--db", url)  # the same ids again: the database's state
+    assert code == 1 and "nothing was written" in err
 
 
 def test_sql_prints_statements_and_parameters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,4 +170,4 @@ def test_usage_errors_exit_2_and_a_query_may_start_with_a_dash(capsys: pytest.Ca
 def test_a_database_without_the_schema_is_an_error_not_a_traceback(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "query", "", "--db", f"sqlite:///{tmp_path}/empty.db")
-    assert code == 2 and "database error" in err and "no such table" in err
+    assert code == 1 and "database error" in err and "no such table" in err
