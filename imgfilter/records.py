@@ -134,7 +134,8 @@ def _json(value: Any, level: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        _check_chars(value, "the value")
+        if _UNSTORABLE.search(value) is not None:
+            _check_chars(value, "the value")
         return value
     if isinstance(value, int):
         if value.bit_length() > MAX_INT_BITS:
@@ -151,8 +152,8 @@ def _json(value: Any, level: int) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            _check_key(k)
             try:
+                _check_key(k)
                 out[k] = _json(v, level + 1)
             except ValueError as e:
                 raise ValueError(f"[{k!r}]{e}" if str(e).startswith("[") else f"[{k!r}]: {e}") from None
@@ -169,7 +170,8 @@ def _json(value: Any, level: int) -> Any:
 def _check_key(key: Any) -> None:
     if not isinstance(key, str):
         raise ValueError(f"the key {key!r} is not a string")
-    _check_chars(key, "the key")
+    if _UNSTORABLE.search(key) is not None:
+        _check_chars(key, "the key")
 
 
 def _normalize(t: P.FieldType, value: Any, bounded: bool = True) -> Any:

@@ -124,7 +124,7 @@ def assert_wire_form(image: dict[str, Any]) -> None:
 def test_cli_query_prints_the_wire_form(capsys: pytest.CaptureFixture[str]) -> None:
     from imgfilter.cli import main
 
-    assert main(["query", "sort_key=name&visibility=shared", "--project", "a3c1e5f7b9d24681357902468ace1357"]) == 0
+    assert main(["query", "sort_key=name", "--project", "a3c1e5f7b9d24681357902468ace1357"]) == 0
     images = json.loads(capsys.readouterr().out)["images"]
     assert images
     for image in images:
