@@ -46,9 +46,9 @@ class Pair:
     value: str | None
     key_span: Span = _span()
     value_span: Span = _span()
-    # raw offset of each decoded value character, plus one past the end; None
-    # when the value needed no decoding (offsets are value_span.start + i)
-    offsets: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    # the raw (still percent-encoded) value when it needed decoding, else None;
+    # decoded offsets are mapped back to raw ones from it, only when asked
+    raw: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def span(self) -> Span:
@@ -56,10 +56,13 @@ class Pair:
 
     def raw_span(self, start: int, end: int) -> Span:
         """The raw span of decoded value characters ``[start, end)``."""
-        if self.offsets is None:
-            base = self.value_span.start
+        base = self.value_span.start
+        if self.raw is None:
             return Span(base + start, base + end)
-        o = self.offsets
+        from .parse import decode  # the one decoding rule; only errors need offsets
+
+        _, o = decode(self.raw, base)
+        assert o is not None
         return Span(o[min(start, len(o) - 1)], o[min(end, len(o) - 1)])
 
 

@@ -98,7 +98,7 @@ def test_pair_limit() -> None:
     parse("&".join(["a=1"] * 100))
     with pytest.raises(QueryError) as info:
         parse("&".join(["a=1"] * 101))
-    assert "101 parameters" in info.value.errors[0].message
+    assert "more than 100 parameters" in info.value.errors[0].message
     with pytest.raises(QueryError):
         parse("a&b&c", max_pairs=2)
 
