@@ -174,7 +174,7 @@ def decode(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
     return "".join(out), tuple(offsets)
 
 
-def _check_text(source: str) -> Diagnostic | None:
+def check_text(source: str) -> Diagnostic | None:
     """The raw string itself must be text that UTF-8 can carry (no lone surrogates)."""
     if source.isascii():
         return None
@@ -278,7 +278,7 @@ def parse(source: str, *, max_length: int = 16384, max_pairs: int = 100) -> Pars
             BAD_INPUT, f"the query is {len(source)} characters long; at most {max_length} are allowed",
             Span(max_length, len(source)), hint="split the request or send fewer parameters",
         )], source)
-    bad = _check_text(source)
+    bad = check_text(source)
     if bad is not None:
         raise QueryError([bad], source)
     try:
