@@ -38,6 +38,8 @@ class Context:
     @classmethod
     def of(cls, project_id: str | None = None, *, admin: bool = False,
            granted_eps: Iterable[str] | None = None) -> Context:
+        if isinstance(granted_eps, str):
+            raise ValueError("Context: granted_eps must be a collection of ids, not one string")
         return cls(project_id, admin, None if granted_eps is None else frozenset(granted_eps))
 
     @property
