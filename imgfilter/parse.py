@@ -48,11 +48,9 @@ class _Build(Transformer[Token, Any]):
     def time_filter(self, children: list[Token]) -> tuple[Token | None, Token]:
         return (children[0], children[1]) if len(children) == 2 else (None, children[0])
 
-    def tag_filter(self, children: list[Token]) -> tuple[Token, str | None, Token | None]:
-        key = children[0]
-        if len(children) == 1:
-            return key, None, None
-        return key, "=", children[1] if len(children) > 1 else None
+    def tag_filter(self, children: list[Token]) -> tuple[Token, Token | None, Token | None]:
+        eq = children[1] if len(children) > 1 else None
+        return children[0], eq, children[2] if len(children) > 2 else None
 
 
 def _grammar_text() -> str:
@@ -88,7 +86,7 @@ _FAST: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "time_filter": (
         re.compile(f"(?:(?P<op>{_terminal('OP')}):)?(?P<ts>{_terminal('TIMESTAMP')})"), ("op", "ts")),
     "tag_filter": (
-        re.compile(f"(?P<k>{_terminal('TAG_KEY')})(?:(?P<eq>=)(?P<v>{_terminal('TAG_VALUE')})?)?"),
+        re.compile(f"(?P<k>{_terminal('TAG_KEY')})(?:(?P<eq>{_terminal('TAG_EQ')})(?P<v>{_terminal('TAG_VALUE')})?)?"),
         ("k", "eq", "v")),
 }
 
