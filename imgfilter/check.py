@@ -528,7 +528,25 @@ def check_uncached(query: str, options: Options = DEFAULT_OPTIONS) -> CheckedQue
 # limit values are checked anew on every call, against the caller's own text.
 
 _PAGE_KEYS = ("marker", "limit")
-_PAGE_VALUES = re.compile(r"(?:(?<=[&?])|^)(marker|limit)=([^&]*)")
+
+
+def _cuts(query: str) -> list[tuple[int, int]]:
+    """Where non-empty values of ``marker=`` / ``limit=`` seem to be (at the start,
+    or after '&' or '?').  Only a guess: a template is stored under the places a
+    real parse confirmed, so a wrong guess can only miss."""
+    cuts = []
+    for name in ("marker=", "limit="):
+        i = query.find(name)
+        while i >= 0:
+            if i == 0 or query[i - 1] in "&?":
+                start = i + len(name)
+                stop = query.find("&", start)
+                stop = len(query) if stop < 0 else stop
+                if stop > start:
+                    cuts.append((start, stop))
+            i = query.find(name, i + 1)
+    cuts.sort()
+    return cuts
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,7 +576,7 @@ def _template_key(query: str, cuts: list[tuple[int, int]], options: Options) -> 
 def _check_page(query: str, options: Options) -> CheckedQuery:
     """Check ``query``, reusing the template of a query that differs from it only
     in its marker/limit values; the result equals ``check_uncached``'s."""
-    cuts = [(m.start(2), m.end(2)) for m in _PAGE_VALUES.finditer(query) if m.end(2) > m.start(2)]
+    cuts = _cuts(query)
     if cuts and len(query) <= options.max_length and check_text(query) is None:
         key = _template_key(query, cuts, options)
         t = _TEMPLATES.get(key)

@@ -198,7 +198,7 @@ RawSpan = tuple[int, int, int]
 # every input, spans included).
 _PREFIX_RE = re.compile(_terminal("_PREFIX"))
 _PAIR_RE = re.compile(f"(?P<key>{_terminal('KEY')})?(?P<assign>{_terminal('ASSIGN')})?")
-_AMP_RE = re.compile(_terminal("_AMP"))
+_AMP = str(GRAMMAR.get_terminal("_AMP").pattern.value)  # a literal terminal: "&"
 
 
 class _TooMany(Exception):
@@ -215,7 +215,7 @@ def scan(source: str, max_pairs: int) -> list[RawSpan] | None:
     pos = m.end() if m is not None else 0
     end = len(source)
     out: list[RawSpan] = []
-    pair, amp = _PAIR_RE.match, _AMP_RE.match
+    pair, amp, step = _PAIR_RE.match, _AMP, len(_AMP)
     while True:
         p = pair(source, pos)
         assert p is not None  # both groups are optional
@@ -223,13 +223,13 @@ def scan(source: str, max_pairs: int) -> list[RawSpan] | None:
         if stop > pos:
             if len(out) == max_pairs:
                 raise _TooMany(pos)
-            out.append((pos, p.end("key") if p.start("assign") < 0 else p.start("assign"), stop))
+            assign = p.start(2)
+            out.append((pos, stop if assign < 0 else assign, stop))
         if stop == end:
             return out
-        a = amp(source, stop)
-        if a is None:
+        if not source.startswith(amp, stop):
             return None
-        pos = a.end()
+        pos = stop + step
 
 
 def grammar_pairs(source: str) -> list[RawSpan]:
@@ -315,10 +315,7 @@ def decode_pairs(source: str, raw_pairs: list[RawSpan]) -> tuple[PairNode, ...]:
                 errors.append(Diagnostic(BAD_INPUT, e.message, e.span, hint=e.hint,
                                          value=source[e.span.start:e.span.end]))
                 continue
-        encoded = raw_value is not None and ("%" in raw_value or "+" in raw_value)
-        vstart = kend + 1 if end > kend else kend
-        pairs.append(PairNode(key, value, Span(kstart, kend), Span(vstart, end),
-                              raw_value if encoded else None))
+        pairs.append(PairNode(key, value, kstart, kend, end, raw_value if value != raw_value else None))
     if errors:
         raise QueryError(errors, source)
     return tuple(pairs)

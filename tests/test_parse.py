@@ -104,4 +104,5 @@ def test_pair_limit() -> None:
 
 
 def test_pair_nodes_compare_without_spans() -> None:
-    assert Pair("a", "b", Span(0, 1), Span(2, 3)) == Pair("a", "b", Span(5, 6), Span(7, 8))
+    assert Pair("a", "b", 0, 1, 3) == Pair("a", "b", 5, 6, 8)
+    assert Pair("a", "b", 5, 6, 8).value_span == Span(7, 8) and Pair("a", None, 5, 6, 6).value_span == Span(6, 6)
