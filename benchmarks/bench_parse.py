@@ -57,40 +57,48 @@ def walk(base: str) -> Callable[[], object]:
     return lambda: imgfilter.check(next(pages), OPTS)
 
 
+def paired(fn: Callable[[], object], floor: Callable[[], object], number: int, repeat: int = 9) -> tuple[float, float]:
+    """Median µs per call of ``fn`` and the median of its per-round ratio to
+    ``floor``, the two timed back to back in each round (the machine is shared:
+    a ratio of neighbours is steadier than a ratio of medians)."""
+    times, ratios = [], []
+    for _ in range(repeat):
+        a = median_seconds(fn, number=number, repeat=1)
+        b = median_seconds(floor, number=number, repeat=1)
+        times.append(a)
+        ratios.append(a / b)
+    return statistics.median(times) * 1e6, statistics.median(ratios)
+
+
+def measure(label: str, base: str, ratios: dict[str, float], number: int, page_request: bool = False) -> None:
+    """``base`` uncached (or, with ``page_request``, ``base`` with a marker) and walked."""
+    page = f"{base}&marker={MARKERS[0]}"
+    query = page if page_request else base
+    imgfilter.check(query, OPTS)
+    qsl = median_seconds(partial(parse_qsl, query), number=number) * 1e6
+    uncached, r_unc = paired(partial(check_uncached, query, OPTS), partial(parse_qsl, query), number)
+    configure_caches(check=0)  # every marker page misses the exact-string cache
+    try:
+        marker, r_walk = paired(walk(base), partial(parse_qsl, page), number)
+    finally:
+        configure_caches(check=2048)
+    cached = median_seconds(partial(imgfilter.check, query, OPTS), number=20_000) * 1e6
+    ratios[f"uncached {label}"] = r_unc
+    ratios[f"walk {label}"] = r_walk
+    print(f"{label:>6} {len(query):>6} {qsl:>8.1f} {uncached:>12.1f} {r_unc:>5.1f}x "
+          f"{marker:>8.1f} {r_walk:>5.2f}x {cached:>10.3f}")
+
+
 def table() -> dict[str, float]:
     ratios: dict[str, float] = {}
     print(f"{'params':>6} {'chars':>6} {'qsl µs':>8} {'uncached µs':>12} {'ratio':>6} "
           f"{'walk µs':>8} {'ratio':>6} {'cached µs':>10}")
     for n in SIZES:
-        q = query_of(n)
-        page = f"{q}&marker={MARKERS[0]}"
-        imgfilter.check(q, OPTS)
-        qsl = median_seconds(partial(parse_qsl, page), number=2000) * 1e6
-        uncached = median_seconds(partial(check_uncached, q, OPTS), number=max(20, 2000 // n)) * 1e6
-        configure_caches(check=0)  # every marker page misses the exact-string cache
-        try:
-            marker = median_seconds(walk(q), number=2000) * 1e6
-        finally:
-            configure_caches(check=2048)
-        cached = median_seconds(partial(imgfilter.check, q, OPTS), number=20_000) * 1e6
-        qsl_q = median_seconds(partial(parse_qsl, q), number=2000) * 1e6
-        ratios[f"uncached {n}"] = uncached / qsl_q
-        ratios[f"walk {n}"] = marker / qsl
-        print(f"{n:>6} {len(q):>6} {qsl_q:>8.1f} {uncached:>12.1f} {uncached / qsl_q:>5.1f}x "
-              f"{marker:>8.1f} {marker / qsl:>5.2f}x {cached:>10.3f}")
-    # the 16-parameter page request of issue 14: the 15-parameter query with a marker
-    page = f"{SDK_QUERY}&marker={MARKERS[0]}"
-    qsl = median_seconds(partial(parse_qsl, page), number=5000) * 1e6
-    uncached = median_seconds(partial(check_uncached, page, OPTS), number=2000) * 1e6
-    configure_caches(check=0)
-    try:
-        marker = median_seconds(walk(SDK_QUERY), number=5000) * 1e6
-    finally:
-        configure_caches(check=2048)
-    ratios["uncached 16"] = uncached / qsl
-    ratios["walk 16"] = marker / qsl
-    print(f"16-parameter page request ({len(page)} chars): parse_qsl {qsl:.1f} µs, uncached {uncached:.1f} µs "
-          f"({uncached / qsl:.1f}x), marker walk {marker:.1f} µs ({marker / qsl:.2f}x)")
+        measure(str(n), query_of(n), ratios, max(50, 4000 // n))
+    # issue 14's 16-parameter page request: the 15-parameter SDK query with a marker
+    # (its walk row: the next page's marker in place of this one)
+    measure("16*", SDK_QUERY, ratios, 1000, page_request=True)
+    print("  16*: the SDK query with a marker; walk ratios are to parse_qsl on the page request itself")
     return ratios
 
 

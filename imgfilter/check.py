@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,8 @@ DEFAULT_OPTIONS = Options()
 
 
 _NAMES = tuple(P.PARAMS)
+_PARAMS = P.PARAMS
+_WIRE = operator.methodcaller("wire")  # the canonical order of filters: by their wire form
 _REPEATABLE = ", ".join(p.name for p in P.PARAMS_LIST if p.repeatable)
 BAD_VALUE = "IMG.0001"
 
@@ -162,7 +165,7 @@ class _Checker:
         if self.errors:
             raise QueryError(self.errors, self.source)
         # filters are ANDed: a canonical order makes equal meanings compare equal
-        filters = tuple(sorted(self.filters, key=lambda f: f.wire()))
+        filters = tuple(sorted(self.filters, key=_WIRE))
         return CheckedQuery(
             self.source, filters, self.sort_key, self.sort_dir, self.marker,
             self.limit, tuple(self.warnings), self.marker_span,
@@ -171,6 +174,8 @@ class _Checker:
     def side_filters(self) -> None:
         """Bound the filters that each read a side table (tags, flags, properties)."""
         limit = self.options.max_side_filters
+        if len(self.filters) <= limit:
+            return
         side = [f for f in self.filters if isinstance(f, TagFilter | SupportFlag | PropertyEq)]
         if len(side) > limit:
             first = side[limit].span
@@ -182,27 +187,26 @@ class _Checker:
             ))
 
     def pair(self, pair: Pair) -> None:
-        if pair.key == "":
-            self.errors.append(Diagnostic(
-                BAD_VALUE, "a parameter has a value but no name", pair.span, value=pair.value,
-                hint="write name=value",
-            ))
-            return
-        param = P.lookup(pair.key)
+        key, value = pair.key, pair.value
+        param = _PARAMS.get(key) or P.lookup(key)
         if param is None:
-            self.unknown(pair)
+            if key == "":
+                self.errors.append(Diagnostic(
+                    BAD_VALUE, "a parameter has a value but no name", pair.span, value=value,
+                    hint="write name=value",
+                ))
+            else:
+                self.unknown(pair)
             return
-        if not pair.value:
+        if not value:
             self.warn(pair, "empty value: the parameter is ignored",
                       "omit the parameter, or give it a value")
             return
-        first = self.seen.get(pair.key)
-        if first is not None and not param.repeatable:
+        first = self.seen.setdefault(key, pair)
+        if first is not pair and not param.repeatable:
             self.error(pair, param, "given more than once", span=pair.span,
                        hint=f"only {_REPEATABLE} may repeat; first given at offset {first.key_span.start}")
             return
-        self.seen.setdefault(pair.key, pair)
-        value = pair.value
         if "\x00" in value:
             self.error(pair, param, "the value contains a NUL character",
                        span=pair.raw_span(value.index("\x00"), value.index("\x00") + 1))
@@ -438,6 +442,8 @@ class _Checker:
                     self.warn(gpu, f"cannot be combined with {other}: the attributes do not "
                                    "co-exist, so nothing matches", f"drop {other}")
         for name in ("created_at", "updated_at"):
+            if name not in self.seen:
+                continue
             times = [f for f in self.filters if isinstance(f, TimeFilter) and f.param == name]
             if len(times) > 1 and _empty_range(times):
                 self.warnings.append(Diagnostic(
@@ -599,7 +605,7 @@ def _check_page(query: str, options: Options) -> CheckedQuery:
     rest.side_filters()
     if rest.errors:  # every error, in the order of a whole check
         return _Checker(query, options).run(parsed.pairs)
-    t = _Template(tuple(sorted(rest.filters, key=lambda f: f.wire())), rest.sort_key, rest.sort_dir,
+    t = _Template(tuple(sorted(rest.filters, key=_WIRE)), rest.sort_key, rest.sort_dir,
                   tuple(rest.warnings), tuple((p.key_span.start, p.key_span.end) for p in page))
     _TEMPLATES.put(_template_key(query, cuts, options), t)
     return _finish(query, options, t, tuple(page))
