@@ -85,7 +85,10 @@ def _context(args: argparse.Namespace) -> Context | None:
         if granted is not None:
             return Context(None, True, frozenset(granted))  # trusted, as without a context
         return None  # a trusted caller: no scope
-    return Context.of(args.project, admin=args.admin, granted_eps=granted)
+    try:
+        return Context.of(args.project, admin=args.admin, granted_eps=granted)
+    except ValueError as e:  # an empty --project
+        raise UsageError(str(e)) from None
 
 
 def _catalog(args: argparse.Namespace) -> Catalog:

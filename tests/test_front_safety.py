@@ -185,6 +185,13 @@ def test_granted_eps_entries_must_be_non_empty_strings(bad: Any) -> None:
         Context.of("p1", granted_eps=bad)
 
 
+def test_the_cli_says_an_empty_project_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from imgfilter.cli import main
+
+    assert main(["query", "--project", "", "--", "limit=1"]) == 2
+    assert "project_id must be a non-empty string" in capsys.readouterr().err
+
+
 def test_page_reads_a_generator_once_with_a_marker() -> None:
     catalog = Catalog.from_records(RECORDS)
     first = imgfilter.run("sort_key=id&sort_dir=asc&limit=1", catalog)
