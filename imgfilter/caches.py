@@ -9,6 +9,7 @@ number of entries of each; ``cache_sizes`` reports them.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import threading
 from collections.abc import Callable, Hashable
 from functools import lru_cache
@@ -31,6 +32,7 @@ class Cached(Generic[P, R]):
     def __init__(self, fn: Callable[P, R], maxsize: int, rebind: str | None = None) -> None:
         self.fn = fn
         self.rebind = rebind
+        self._first = next(iter(inspect.signature(fn).parameters))  # the argument rebound
         self.maxsize = maxsize
         self._call = lru_cache(maxsize=maxsize)(fn)
         self.__doc__ = fn.__doc__
@@ -40,7 +42,7 @@ class Cached(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         result: R = self._call(*args, **kwargs)  # type: ignore[arg-type]
         if self.rebind is not None:
-            mine = args[0] if args else next(iter(kwargs.values()))
+            mine = args[0] if args else kwargs[self._first]
             if getattr(result, self.rebind) is not mine:
                 result = dataclasses.replace(result, **{self.rebind: mine})  # type: ignore[type-var]
         return result

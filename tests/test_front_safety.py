@@ -60,7 +60,8 @@ def test_compiled_plans_hold_the_callers_query() -> None:
     first = imgfilter.check("status=active&access_token=SECRET", IGNORE)
     second = imgfilter.check("status=active&x=1", IGNORE)
     assert first == second  # equal meaning: one cache entry
-    for compile_ in (lambda q: compile_query(q, Context("p-plan")), lambda q: compile_sql(q, "postgresql")):
+    for compile_ in (lambda q: compile_query(q, Context("p-plan")), lambda q: compile_sql(q, "postgresql"),
+                     lambda q: compile_sql(dialect="postgresql", query=q)):
         compile_(first)
         plan: Any = compile_(second)
         assert plan.query is second
