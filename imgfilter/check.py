@@ -582,8 +582,8 @@ def _template_key(query: str, cuts: list[tuple[int, int]], options: Options) -> 
 def _check_page(query: str, options: Options) -> CheckedQuery:
     """Check ``query``, reusing the template of a query that differs from it only
     in its marker/limit values; the result equals ``check_uncached``'s."""
-    cuts = _cuts(query)
-    if cuts and len(query) <= options.max_length and check_text(query) is None:
+    cuts = _cuts(query) if len(query) <= options.max_length else []
+    if cuts and check_text(query) is None:
         key = _template_key(query, cuts, options)
         t = _TEMPLATES.get(key)
         if t is not None:
@@ -640,6 +640,6 @@ def check(query: str, options: Options | None = None) -> CheckedQuery:
     if not isinstance(query, str):
         raise TypeError(f"query must be str, not {type(query).__name__}")
     opts = options or DEFAULT_OPTIONS
-    if opts.max_cached_length is not None and len(query) > opts.max_cached_length:
-        return check_uncached(query, opts)
+    if len(query) > opts.max_length or (opts.max_cached_length is not None and len(query) > opts.max_cached_length):
+        return check_uncached(query, opts)  # over-size input is refused before it is hashed or read
     return _cached(query, opts)
