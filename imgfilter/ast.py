@@ -38,28 +38,48 @@ def _span() -> Any:
 
 # ---- parser output -------------------------------------------------------------
 
+def _offset() -> Any:
+    return field(default=0, compare=False, repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """One ``key=value`` pair, decoded.  ``value`` is None for a bare key."""
+    """One ``key=value`` pair, decoded.  ``value`` is None for a bare key.
+
+    Offsets in the raw query: the key is ``[start, key_end)``; a value starts
+    after the '=' at ``key_end`` and runs to ``end``.  (Plain integers: spans
+    are built only when asked, which is what an uncached check mostly skips.)"""
 
     key: str
     value: str | None
-    key_span: Span = _span()
-    value_span: Span = _span()
-    # raw offset of each decoded value character, plus one past the end; None
-    # when the value needed no decoding (offsets are value_span.start + i)
-    offsets: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    start: int = _offset()
+    key_end: int = _offset()
+    end: int = _offset()
+    # the raw (still percent-encoded) value when it needed decoding, else None;
+    # decoded offsets are mapped back to raw ones from it, only when asked
+    raw: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key_span(self) -> Span:
+        return Span(self.start, self.key_end)
+
+    @property
+    def value_span(self) -> Span:
+        return Span(self.key_end + 1 if self.end > self.key_end else self.key_end, self.end)
 
     @property
     def span(self) -> Span:
-        return Span(self.key_span.start, max(self.key_span.end, self.value_span.end))
+        return Span(self.start, self.end)
 
     def raw_span(self, start: int, end: int) -> Span:
         """The raw span of decoded value characters ``[start, end)``."""
-        if self.offsets is None:
-            base = self.value_span.start
+        base = self.key_end + 1
+        if self.raw is None:
             return Span(base + start, base + end)
-        o = self.offsets
+        from .parse import decode  # the one decoding rule; only errors need offsets
+
+        _, o = decode(self.raw, base)
+        assert o is not None
         return Span(o[min(start, len(o) - 1)], o[min(end, len(o) - 1)])
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from . import params as P
 from .ast import (
@@ -31,8 +31,9 @@ from .ast import (
     TagFilter,
     TimeFilter,
 )
+from .caches import LRU, cached, lru
 from .errors import Diagnostic, QueryError, Severity
-from .parse import SubParseError, parse, parse_value
+from .parse import SubParseError, check_text, decode_pairs, parse, parse_value
 
 Unknown = Literal["reject", "ignore", "property"]
 _INT_RE = re.compile(r"[0-9]+")
@@ -50,7 +51,16 @@ class Flavor:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """What the embedding service decides; part of the cache key."""
+    """What the embedding service decides; part of the cache key.
+
+    ``max_length`` / ``max_pairs``: over-size queries are refused before they
+    are parsed.  ``default_limit`` / ``max_limit``: the page size when none is
+    asked, and the largest served (a larger one is clamped, with a warning).
+    ``max_side_filters``: tag, ``__support_<name>`` and property filters
+    together (each reads a side table).  ``max_cached_length``: longer queries
+    are checked but not cached (None: every accepted length).
+    ``Options.for_service()`` is a preset for services.
+    """
 
     unknown: Unknown = "reject"
     max_length: int = 16384
@@ -58,18 +68,38 @@ class Options:
     default_limit: int | None = None
     max_limit: int | None = None
     flavors: Mapping[str, Flavor] | None = field(default=None, hash=False)
+    max_side_filters: int = 64
+    max_cached_length: int | None = None
 
     def __post_init__(self) -> None:
         if self.unknown not in ("reject", "ignore", "property"):
             raise ValueError(f"unknown must be reject, ignore or property, not {self.unknown!r}")
+        for name in ("max_length", "max_pairs", "max_side_filters", "default_limit", "max_limit",
+                     "max_cached_length"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise ValueError(f"Options.{name} must be an integer >= 0, not {v!r}")
         if self.flavors is not None:
             object.__setattr__(self, "flavors", MappingProxyType(dict(self.flavors)))
+
+    @classmethod
+    def for_service(cls, *, default_limit: int = 25, max_limit: int = 1000, max_length: int = 8192,
+                    max_cached_length: int = 2048, **others: Any) -> Options:
+        """A preset for a service taking queries from untrusted callers: pages of
+        ``default_limit`` images unless asked (Glance's default, 25), at most
+        ``max_limit`` (Glance's 1000), queries of at most ``max_length``
+        characters, and only queries up to ``max_cached_length`` characters
+        cached.  Other fields as ``Options``; cache sizes: ``configure_caches``."""
+        return cls(default_limit=default_limit, max_limit=max_limit, max_length=max_length,
+                   max_cached_length=max_cached_length, **others)
 
 
 DEFAULT_OPTIONS = Options()
 
 
 _NAMES = tuple(P.PARAMS)
+_PARAMS = P.PARAMS
+_WIRE = operator.methodcaller("wire")  # the canonical order of filters: by their wire form
 _REPEATABLE = ", ".join(p.name for p in P.PARAMS_LIST if p.repeatable)
 BAD_VALUE = "IMG.0001"
 
@@ -217,43 +247,58 @@ class _Checker:
         for pair in pairs:
             self.pair(pair)
         self.cross_rules()
+        self.side_filters()
         self.apply_limits()
         if self.errors:
             raise QueryError(self.errors, self.source)
         # filters are ANDed: a canonical order makes equal meanings compare equal
-        filters = tuple(sorted(self.filters, key=lambda f: f.wire()))
+        filters = tuple(sorted(self.filters, key=_WIRE))
         return CheckedQuery(
             self.source, filters, self.sort_key, self.sort_dir, self.marker,
             self.limit, tuple(self.warnings), self.marker_span,
         )
 
-    def pair(self, pair: Pair) -> None:
-        if pair.key == "":
+    def side_filters(self) -> None:
+        """Bound the filters that each read a side table (tags, flags, properties)."""
+        limit = self.options.max_side_filters
+        if len(self.filters) <= limit:
+            return
+        side = [f for f in self.filters if isinstance(f, TagFilter | SupportFlag | PropertyEq)]
+        if len(side) > limit:
+            first = side[limit].span
             self.errors.append(Diagnostic(
-                BAD_VALUE, "a parameter has a value but no name", pair.span, value=pair.value,
-                hint="write name=value",
+                BAD_VALUE, f"the query has {len(side)} tag, __support_* and property filters; "
+                f"at most {limit} are allowed (Options.max_side_filters)",
+                Span(first.start, max(f.span.end for f in side[limit:])),
+                hint="send fewer tag, __support_* or unknown-parameter filters",
             ))
-            return
-        param = P.lookup(pair.key)
+
+    def pair(self, pair: Pair) -> None:
+        key, value = pair.key, pair.value
+        param = _PARAMS.get(key) or P.lookup(key)
         if param is None:
-            self.unknown(pair)
+            if key == "":
+                self.errors.append(Diagnostic(
+                    BAD_VALUE, "a parameter has a value but no name", pair.span, value=value,
+                    hint="write name=value",
+                ))
+            else:
+                self.unknown(pair)
             return
-        if not pair.value:
+        if not value:
             self.warn(pair, "empty value: the parameter is ignored",
                       "omit the parameter, or give it a value")
             return
-        first = self.seen.get(pair.key)
-        if first is not None and not param.repeatable:
+        first = self.seen.setdefault(key, pair)
+        if first is not pair and not param.repeatable:
             self.error(pair, param, "given more than once", span=pair.span,
                        hint=f"only {_REPEATABLE} may repeat; first given at offset {first.key_span.start}")
             return
-        self.seen.setdefault(pair.key, pair)
-        value = pair.value
         if "\x00" in value:
             self.error(pair, param, "the value contains a NUL character",
                        span=pair.raw_span(value.index("\x00"), value.index("\x00") + 1))
             return
-        _KINDS[param.kind](self, pair, param, value)
+        _HANDLERS[param.name](self, pair, param, value)
 
     def unknown(self, pair: Pair) -> None:
         policy = self.options.unknown
@@ -472,6 +517,8 @@ class _Checker:
                     self.warn(gpu, f"cannot be combined with {other}: the attributes do not "
                                    "co-exist, so nothing matches", f"drop {other}")
         for name in ("created_at", "updated_at"):
+            if name not in self.seen:
+                continue
             times = [f for f in self.filters if isinstance(f, TimeFilter) and f.param == name]
             if times and _empty_range(times):
                 self.warnings.append(Diagnostic(
@@ -532,6 +579,8 @@ _KINDS: Mapping[P.Kind, _Handler] = {
     P.Kind.SORT_KEY: _Checker.k_sort_key,
     P.Kind.SORT_DIR: _Checker.k_sort_dir,
 }
+# by parameter name: a str hashes faster than an Enum member, once per pair
+_HANDLERS: Mapping[str, _Handler] = {p.name: _KINDS[p.kind] for p in (*P.PARAMS_LIST, P.SUPPORT_FAMILY)}
 
 
 def check_uncached(query: str, options: Options = DEFAULT_OPTIONS) -> CheckedQuery:
@@ -540,17 +589,123 @@ def check_uncached(query: str, options: Options = DEFAULT_OPTIONS) -> CheckedQue
     return _Checker(query, options).run(parsed.pairs)
 
 
-@lru_cache(maxsize=2048)
+# ---- page requests: the same query with another marker or limit ------------------------
+#
+# A listing walk sends the same filters with a new `marker` on every page.  The
+# check of every other pair is kept in a template, keyed by the query's text with
+# the marker/limit values cut out and the offsets of the cuts: two queries with the
+# same key are the same text but for those values (which hold no '&'), so they
+# split into the same pairs at the same offsets, and the template's filters,
+# warnings and spans are exactly what the caller's own text gives.  The marker and
+# limit values are checked anew on every call, against the caller's own text.
+
+_PAGE_KEYS = ("marker", "limit")
+
+
+def _cuts(query: str) -> list[tuple[int, int]]:
+    """Where non-empty values of ``marker=`` / ``limit=`` seem to be (at the start,
+    or after '&' or '?').  Only a guess: a template is stored under the places a
+    real parse confirmed, so a wrong guess can only miss."""
+    cuts = []
+    for name in ("marker=", "limit="):
+        i = query.find(name)
+        while i >= 0:
+            if i == 0 or query[i - 1] in "&?":
+                start = i + len(name)
+                stop = query.find("&", start)
+                stop = len(query) if stop < 0 else stop
+                if stop > start:
+                    cuts.append((start, stop))
+            i = query.find(name, i + 1)
+    cuts.sort()
+    return cuts
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    filters: tuple[Filter, ...]
+    sort_key: str
+    sort_dir: str
+    warnings: tuple[Diagnostic, ...]
+    keys: tuple[tuple[int, int], ...]  # (key start, key end) of each marker/limit pair
+
+
+_TEMPLATES: LRU[tuple[str, tuple[int, ...], Options], _Template] = lru("page_templates", 1024)
+
+
+def _template_key(query: str, cuts: list[tuple[int, int]], options: Options) -> tuple[str, tuple[int, ...], Options]:
+    text: list[str] = []
+    offsets: list[int] = []
+    at = 0
+    for start, end in cuts:
+        text.append(query[at:start])
+        offsets += (start, end)
+        at = end
+    text.append(query[at:])
+    return "".join(text), tuple(offsets), options
+
+
+def _check_page(query: str, options: Options) -> CheckedQuery:
+    """Check ``query``, reusing the template of a query that differs from it only
+    in its marker/limit values; the result equals ``check_uncached``'s."""
+    cuts = _cuts(query) if len(query) <= options.max_length else []
+    if cuts and check_text(query) is None:
+        key = _template_key(query, cuts, options)
+        t = _TEMPLATES.get(key)
+        if t is not None:
+            pairs = decode_pairs(query, [(ks, ke, end) for (ks, ke), (_, end) in zip(t.keys, cuts, strict=True)])
+            return _finish(query, options, t, pairs)
+    parsed = parse(query, max_length=options.max_length, max_pairs=options.max_pairs)
+    page = [p for p in parsed.pairs if p.key in _PAGE_KEYS]
+    # only a query whose marker/limit pairs are each given once, unencoded and
+    # non-empty, at the places the cut finder saw, has a template
+    if (not page or len({p.key for p in page}) != len(page)
+            or [(p.value_span.start, p.value_span.end) for p in page] != cuts
+            or any(query[p.key_span.start:p.key_span.end] != p.key for p in page)):
+        return _Checker(query, options).run(parsed.pairs)
+    rest = _Checker(query, options)
+    for pair in parsed.pairs:
+        if pair.key not in _PAGE_KEYS:
+            rest.pair(pair)
+    rest.cross_rules()
+    rest.side_filters()
+    if rest.errors:  # every error, in the order of a whole check
+        return _Checker(query, options).run(parsed.pairs)
+    t = _Template(tuple(sorted(rest.filters, key=_WIRE)), rest.sort_key, rest.sort_dir,
+                  tuple(rest.warnings), tuple((p.key_span.start, p.key_span.end) for p in page))
+    _TEMPLATES.put(_template_key(query, cuts, options), t)
+    return _finish(query, options, t, tuple(page))
+
+
+def _finish(query: str, options: Options, t: _Template, page: tuple[Pair, ...]) -> CheckedQuery:
+    """The template completed with this call's own marker/limit pairs."""
+    c = _Checker(query, options)
+    for pair in page:
+        c.pair(pair)
+    c.apply_limits()
+    if c.errors:
+        raise QueryError(c.errors, query)
+    return CheckedQuery(query, t.filters, t.sort_key, t.sort_dir, c.marker, c.limit,
+                        t.warnings + tuple(c.warnings), c.marker_span)
+
+
+@cached("check", 2048)
 def _cached(query: str, options: Options) -> CheckedQuery:
-    return check_uncached(query, options)
+    return _check_page(query, options)
 
 
 def check(query: str, options: Options | None = None) -> CheckedQuery:
     """Parse and type-check ``query``; raise ``QueryError`` listing every error.
 
     The result is immutable; the same string with the same options again is
-    served from a bounded (2,048 entries) LRU cache.
+    served from a bounded LRU cache (2,048 entries unless ``configure_caches``
+    says otherwise; queries over ``Options.max_cached_length`` are not kept), and
+    a query that differs from a checked one only in its marker or limit value
+    reuses the check of everything else.
     """
     if not isinstance(query, str):
         raise TypeError(f"query must be str, not {type(query).__name__}")
-    return _cached(query, options or DEFAULT_OPTIONS)
+    opts = options or DEFAULT_OPTIONS
+    if len(query) > opts.max_length or (opts.max_cached_length is not None and len(query) > opts.max_cached_length):
+        return check_uncached(query, opts)  # over-size input is refused before it is hashed or read
+    return _cached(query, opts)

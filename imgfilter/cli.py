@@ -139,7 +139,10 @@ def _context(args: argparse.Namespace) -> Context | None:
         if granted is not None:
             raise UsageError("--granted-eps needs --project (or --admin): they are the caller's grants")
         return None  # a trusted caller: no scope
-    return Context.of(args.project, admin=args.admin, granted_eps=granted)
+    try:
+        return Context.of(args.project, admin=args.admin, granted_eps=granted)
+    except ValueError as e:  # an empty --project
+        raise UsageError(str(e)) from None
 
 
 def _pretty(out: TextIO) -> bool:

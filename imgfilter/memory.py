@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from . import params as P
@@ -27,6 +26,7 @@ from .ast import (
     TagFilter,
     TimeFilter,
 )
+from .caches import cached
 from .check import Options, check
 from .context import Context
 from .records import Catalog, Image
@@ -151,14 +151,17 @@ class Plan:
         """
         q = self.query
         key = self.key
-        keyed: Iterable[tuple[tuple[Any, ...], Image]] = ((key(img), img) for img in filter(self.predicate, images))
+        mk = None
         if q.marker is not None:
             if by_id is None:
+                images = images if isinstance(images, list | tuple) else list(images)  # read once
                 by_id = {img.id: img for img in images}
             marker = by_id.get(q.marker)
             if marker is None or not self.visible(marker):
                 raise marker_not_found(q)
             mk = key(marker)
+        keyed: Iterable[tuple[tuple[Any, ...], Image]] = ((key(img), img) for img in filter(self.predicate, images))
+        if mk is not None:
             keyed = ((k, img) for k, img in keyed if (k < mk if self.descending else k > mk))
         if q.limit is None:
             return Page(tuple(img.wire for _, img in sorted(keyed, reverse=self.descending)), None)
@@ -169,19 +172,35 @@ class Plan:
         return Page(tuple(img.wire for _, img in chosen), chosen[-1][1].id if more and chosen else None)
 
 
-@lru_cache(maxsize=1024)
-def compile_query(query: CheckedQuery, context: Context | None = None) -> Plan:
-    """Compile a checked query for a caller; raises ``QueryError`` for the
-    context's rules (IMG.0026, member_status without a project)."""
-    ctx = resolve(query, context)
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    predicate: Predicate
+    visible: Predicate
+    key: SortKey
+    descending: bool
+
+
+@cached("predicates", 1024)
+def _compile_plan(filters: tuple[Filter, ...], sort: tuple[str, str], ctx: Resolved) -> _Compiled:
+    # keyed only on what the generated code depends on: no text, span, marker or
+    # limit of any request (so a marker walk compiles once, and no caller ever
+    # gets another's text)
     src = _Source()
-    exprs = [e for e in (_expr(f, src, ctx) for f in query.filters) if e is not None]
+    exprs = [e for e in (_expr(f, src, ctx) for f in filters) if e is not None]
     scope = _scope_expr(ctx, src)
     visible = _compile([scope] if scope else [], src)
     predicate = _compile(exprs + ([scope] if scope else []), src)
-    return Plan(query, predicate, visible, sort_key(query.sort_key), query.sort_dir == "desc")
+    return _Compiled(predicate, visible, sort_key(sort[0]), sort[1] == "desc")
 
 
+@cached("compile_query", 1024, rebind="query")
+def compile_query(query: CheckedQuery, context: Context | None = None) -> Plan:
+    """Compile a checked query for a caller; raises ``QueryError`` for the
+    context's rules (IMG.0026, member_status without a project).  Cached; the
+    plan always holds the caller's own query (its marker, limit and text)."""
+    ctx = resolve(query, context)
+    c = _compile_plan(query.filters, (query.sort_key, query.sort_dir), ctx)
+    return Plan(query, c.predicate, c.visible, c.key, c.descending)
 def run(query: str | CheckedQuery, catalog: Catalog, context: Context | None = None,
         options: Options | None = None) -> Page:
     """Check (if given text), compile and run a query over a catalog."""

@@ -1,10 +1,13 @@
 """Stage 1: the raw query string to decoded pairs with spans (semantics §1).
 
-The grammar (``grammar/query.lark``, shipped as ``imgfilter.grammar``) splits
-the raw string into pairs; a transformer run inside the LALR parser builds
-``Pair`` nodes directly, so no parse tree is ever built.  Keys and values are
-then decoded as ``application/x-www-form-urlencoded`` UTF-8, keeping a map from
-every decoded character back to its raw offset.
+The grammar (``grammar/query.lark``, shipped as ``imgfilter.grammar``) is the
+definition of the language.  Its `query` rule is regular, so a scanner built
+from its own terminals splits the raw string into pairs without the LALR
+parser's per-token cost; the parser reads whatever the scanner cannot (and a
+property test checks the two give the same pairs and spans on every input).
+Keys and values are then decoded as ``application/x-www-form-urlencoded``
+UTF-8; raw offsets of decoded characters are worked out only when an error
+needs them.
 """
 
 from __future__ import annotations
@@ -45,11 +48,9 @@ class _Build(Transformer[Token, Any]):
     def time_filter(self, children: list[Token]) -> tuple[Token | None, Token]:
         return (children[0], children[1]) if len(children) == 2 else (None, children[0])
 
-    def tag_filter(self, children: list[Token]) -> tuple[Token, str | None, Token | None]:
-        key = children[0]
-        if len(children) == 1:
-            return key, None, None
-        return key, "=", children[1] if len(children) > 1 else None
+    def tag_filter(self, children: list[Token]) -> tuple[Token, Token | None, Token | None]:
+        eq = children[1] if len(children) > 1 else None
+        return children[0], eq, children[2] if len(children) > 2 else None
 
 
 def _grammar_text() -> str:
@@ -85,7 +86,7 @@ _FAST: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "time_filter": (
         re.compile(f"(?:(?P<op>{_terminal('OP')}):)?(?P<ts>{_terminal('TIMESTAMP')})"), ("op", "ts")),
     "tag_filter": (
-        re.compile(f"(?P<k>{_terminal('TAG_KEY')})(?:(?P<eq>=)(?P<v>{_terminal('TAG_VALUE')})?)?"),
+        re.compile(f"(?P<k>{_terminal('TAG_KEY')})(?:(?P<eq>{_terminal('TAG_EQ')})(?P<v>{_terminal('TAG_VALUE')})?)?"),
         ("k", "eq", "v")),
 }
 
@@ -171,7 +172,7 @@ def decode(raw: str, base: int) -> tuple[str, tuple[int, ...] | None]:
     return "".join(out), tuple(offsets)
 
 
-def _check_text(source: str) -> Diagnostic | None:
+def check_text(source: str) -> Diagnostic | None:
     """The raw string itself must be text that UTF-8 can carry (no lone surrogates)."""
     if source.isascii():
         return None
@@ -183,52 +184,138 @@ def _check_text(source: str) -> Diagnostic | None:
     return None
 
 
+# ---- splitting the raw query ------------------------------------------------------
+
+# A raw pair as offsets: (key start, key end, pair end).  The pair has an ASSIGN
+# ('=' and the raw value) when key end < pair end; an empty key when the pair
+# starts with '='.
+RawSpan = tuple[int, int, int]
+
+# The `query` rule is regular: this scanner reads it with the grammar's own
+# terminals (prefix, KEY, ASSIGN, '&'), one regex match per pair instead of the
+# LALR parser's per-token cost.  Should it ever fail to account for the whole
+# string, the grammar decides (tests/test_properties.py checks the two agree on
+# every input, spans included).
+_PREFIX_RE = re.compile(_terminal("_PREFIX"))
+_PAIR_RE = re.compile(f"(?P<key>{_terminal('KEY')})?(?P<assign>{_terminal('ASSIGN')})?")
+_AMP = str(GRAMMAR.get_terminal("_AMP").pattern.value)  # a literal terminal: "&"
+
+
+class _TooMany(Exception):
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at
+
+
+def scan(source: str, max_pairs: int) -> list[RawSpan] | None:
+    """The pairs of the `query` rule, or None when the scanner cannot read the
+    string; raises ``_TooMany`` at the first pair over ``max_pairs`` (so a flood
+    costs no more than ``max_pairs`` pairs)."""
+    m = _PREFIX_RE.match(source)
+    pos = m.end() if m is not None else 0
+    end = len(source)
+    out: list[RawSpan] = []
+    pair, amp, step = _PAIR_RE.match, _AMP, len(_AMP)
+    while True:
+        p = pair(source, pos)
+        assert p is not None  # both groups are optional
+        stop = p.end()
+        if stop > pos:
+            if len(out) == max_pairs:
+                raise _TooMany(pos)
+            assign = p.start(2)
+            out.append((pos, stop if assign < 0 else assign, stop))
+        if stop == end:
+            return out
+        if not source.startswith(amp, stop):
+            return None
+        pos = stop + step
+
+
+def grammar_pairs(source: str) -> list[RawSpan]:
+    """The pairs of the `query` rule as read by the Lark parser itself."""
+    out: list[RawSpan] = []
+    for rp in GRAMMAR.parse(source, start="query"):  # type: ignore[attr-defined]
+        key, assign = rp.key, rp.assign
+        first = key if key is not None else assign
+        start = first.start_pos
+        kend = start + len(key) if key is not None else start
+        out.append((start, kend, kend + (len(assign) if assign is not None else 0)))
+    return out
+
+
+# ---- parse ---------------------------------------------------------------------------
+
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _utf8(m: re.Match[str]) -> str:
+    return bytes.fromhex(m.group().replace("%", "")).decode("utf-8")
+
+
+def _fast_decode(raw: str) -> str | None:
+    """``decode`` for the common, valid case (None: let ``decode`` say what is wrong)."""
+    raw = raw.replace("+", " ")
+    if "%" not in raw:
+        return raw
+    if _BAD_PERCENT.search(raw) is not None:
+        return None
+    try:
+        return _ESCAPES.sub(_utf8, raw)
+    except UnicodeDecodeError:
+        return None
+
+
 def parse(source: str, *, max_length: int = 16384, max_pairs: int = 100) -> ParsedQuery:
     """Split and decode a raw query.  Raises ``QueryError`` (IMG.0001) on text
-    that is not a well-formed query: too long, too many pairs, bad escapes."""
+    that is not a well-formed query: too long, too many pairs, bad escapes.
+    Over-size input is refused before anything else is read."""
     if len(source) > max_length:
         raise QueryError([Diagnostic(
             BAD_INPUT, f"the query is {len(source)} characters long; at most {max_length} are allowed",
             Span(max_length, len(source)), hint="split the request or send fewer parameters",
         )], source)
-    bad = _check_text(source)
+    bad = check_text(source)
     if bad is not None:
         raise QueryError([bad], source)
-    # total: every string is a query of this grammar; the transformer gives the pairs
-    raw_pairs: list[RawPair] = GRAMMAR.parse(source, start="query")  # type: ignore[assignment]
-    if len(raw_pairs) > max_pairs:
-        extra = raw_pairs[max_pairs]
-        first = extra.key or extra.assign
-        assert first is not None and first.start_pos is not None
+    try:
+        raw_pairs = scan(source, max_pairs)
+    except _TooMany as e:
         raise QueryError([Diagnostic(
-            BAD_INPUT, f"the query has {len(raw_pairs)} parameters; at most {max_pairs} are allowed",
-            Span(first.start_pos, len(source)), hint="send fewer parameters",
-        )], source)
+            BAD_INPUT, f"the query has more than {max_pairs} parameters; at most {max_pairs} are allowed",
+            Span(e.at, len(source)), hint="send fewer parameters",
+        )], source) from None
+    if raw_pairs is None:  # the grammar is the definition: it reads what the scanner cannot
+        raw_pairs = grammar_pairs(source)
+        if len(raw_pairs) > max_pairs:
+            raise QueryError([Diagnostic(
+                BAD_INPUT, f"the query has more than {max_pairs} parameters; at most {max_pairs} are allowed",
+                Span(raw_pairs[max_pairs][0], len(source)), hint="send fewer parameters",
+            )], source)
+    return ParsedQuery(source, decode_pairs(source, raw_pairs))
+
+
+def decode_pairs(source: str, raw_pairs: list[RawSpan]) -> tuple[PairNode, ...]:
+    """Decode raw pairs into ``Pair`` nodes; raises ``QueryError`` listing every bad escape."""
     pairs: list[PairNode] = []
     errors: list[Diagnostic] = []
-    for rp in raw_pairs:
-        key_tok, assign = rp.key, rp.assign
-        if key_tok is not None:
-            kstart = key_tok.start_pos or 0
-            kspan = Span(kstart, kstart + len(key_tok))
-        else:
-            assert assign is not None
-            kspan = Span(assign.start_pos or 0, assign.start_pos or 0)
-        vstart = kspan.end + 1 if assign is not None else kspan.end
-        raw_value = str(assign)[1:] if assign is not None else ""
-        vspan = Span(vstart, vstart + len(raw_value))
-        try:
-            key, _ = decode(str(key_tok or ""), kspan.start)
-            if assign is None:
-                value: str | None = None
-                offsets = None
-            else:
-                value, offsets = decode(raw_value, vstart)
-        except DecodeError as e:
-            errors.append(Diagnostic(BAD_INPUT, e.message, e.span, hint=e.hint,
-                                     value=source[e.span.start:e.span.end]))
-            continue
-        pairs.append(PairNode(key, value, kspan, vspan, offsets))
+    for kstart, kend, end in raw_pairs:
+        raw_key = source[kstart:kend]
+        key = raw_key if "%" not in raw_key and "+" not in raw_key else _fast_decode(raw_key)
+        raw_value = source[kend + 1:end] if end > kend else None
+        value = raw_value
+        if raw_value is not None and ("%" in raw_value or "+" in raw_value):
+            value = _fast_decode(raw_value)
+        if key is None or (value is None and raw_value is not None):
+            try:  # the decoder is the definition, and says where and why
+                key = decode(raw_key, kstart)[0]
+                value = None if raw_value is None else decode(raw_value, kend + 1)[0]
+            except DecodeError as e:
+                errors.append(Diagnostic(BAD_INPUT, e.message, e.span, hint=e.hint,
+                                         value=source[e.span.start:e.span.end]))
+                continue
+        pairs.append(PairNode(key, value, kstart, kend, end, raw_value if value != raw_value else None))
     if errors:
         raise QueryError(errors, source)
-    return ParsedQuery(source, tuple(pairs))
+    return tuple(pairs)

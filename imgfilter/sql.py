@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from . import params as P
@@ -35,6 +34,7 @@ from .ast import (
     TagFilter,
     TimeFilter,
 )
+from .caches import cached
 from .context import Context
 from .dialects import Dialect
 from .dialects import get as get_dialect
@@ -289,7 +289,7 @@ def _segment(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema, null: bo
     return Segment(null, _statement(query, ctx, d, s, first), _statement(query, ctx, d, s, after))
 
 
-@lru_cache(maxsize=1024)
+@cached("compile_sql", 1024, rebind="query")  # the plan holds the caller's own query
 def compile_sql(query: CheckedQuery, dialect: str | Dialect = "sqlite", context: Context | None = None,
                 schema: Schema = DEFAULT_SCHEMA) -> SqlPlan:
     """Compile a checked query for a dialect and a caller; raises ``QueryError``

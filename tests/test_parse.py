@@ -98,10 +98,27 @@ def test_pair_limit() -> None:
     parse("&".join(["a=1"] * 100))
     with pytest.raises(QueryError) as info:
         parse("&".join(["a=1"] * 101))
-    assert "101 parameters" in info.value.errors[0].message
+    assert "more than 100 parameters" in info.value.errors[0].message
     with pytest.raises(QueryError):
         parse("a&b&c", max_pairs=2)
 
 
 def test_pair_nodes_compare_without_spans() -> None:
-    assert Pair("a", "b", Span(0, 1), Span(2, 3)) == Pair("a", "b", Span(5, 6), Span(7, 8))
+    assert Pair("a", "b", 0, 1, 3) == Pair("a", "b", 5, 6, 8)
+    assert Pair("a", "b", 5, 6, 8).value_span == Span(7, 8) and Pair("a", None, 5, 6, 6).value_span == Span(6, 6)
+
+
+def test_the_grammar_tells_an_empty_tag_value_from_none() -> None:
+    from imgfilter.parse import grammar_value
+
+    # `k=` asks for an empty value, `k` for any value: the grammar itself keeps the '='
+    assert tuple(map(str, grammar_value("k=", "tag_filter")[:2])) == ("k", "=")
+    assert grammar_value("k", "tag_filter")[1] is None
+    assert [str(t) for t in grammar_value("k=v", "tag_filter")] == ["k", "=", "v"]
+
+
+def test_the_scanner_and_the_grammar_split_alike() -> None:
+    from imgfilter.parse import grammar_pairs, scan
+
+    for q in ("/v2/cloudimages?a=1&&b", "?=x&k==&", "/a\n", "/p/q=1", "a?b=1&?c", ""):
+        assert scan(q, 100) == grammar_pairs(q)

@@ -8,14 +8,29 @@ import io
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import QueryError
-from imgfilter.check import check_uncached
-from imgfilter.parse import _FAST, SubParseError, grammar_value
+from imgfilter.ast import CheckedQuery, Span
+from imgfilter.check import Options, check_uncached
+from imgfilter.parse import (
+    _FAST,
+    DecodeError,
+    SubParseError,
+    check_text,
+    decode,
+    decode_pairs,
+    grammar_pairs,
+    grammar_value,
+    parse_value,
+    scan,
+)
 
 from .strategies import (
     encode_go_sdk,
@@ -148,15 +163,131 @@ def test_cli_process_never_tracebacks(query: str, command: str) -> None:
     assert b"Traceback" not in proc.stderr
 
 
-@given(st.text(alphabet="gtelqn:0123456789-T Z.+=kv_环中", max_size=40), st.sampled_from(["time_filter", "tag_filter"]))
-def test_value_fast_path_agrees_with_the_grammar(text: str, rule: str) -> None:
-    fast = _FAST[rule][0].fullmatch(text) is not None
+# ---- the fast paths against the grammar: the same result on every input ---------------
+
+@dataclass(frozen=True)
+class Rejected:
+    pos: int
+
+
+def _grammar_value_result(text: str, rule: str) -> object:
     try:
-        grammar_value(text, rule)
-        slow = True
-    except SubParseError:
-        slow = False
-    assert fast == slow
+        return tuple(None if t is None else str(t) for t in grammar_value(text, rule))
+    except SubParseError as e:
+        return Rejected(e.pos)
+
+
+@given(st.one_of(st.text(alphabet="gtelqn:0123456789-T Z.+=kv_环中", max_size=40), st.text(max_size=20)),
+       st.sampled_from(["time_filter", "tag_filter"]))
+def test_value_fast_path_agrees_with_the_grammar(text: str, rule: str) -> None:
+    fast = _FAST[rule][0].fullmatch(text)
+    grammar = _grammar_value_result(text, rule)
+    # the same answer: the same groups when the regex accepts, a rejection (and where) when it does not
+    assert (fast is not None) == (not isinstance(grammar, Rejected))
+    if fast is not None:
+        assert fast.group(*_FAST[rule][1]) == grammar
+    assert parse_value_result(text, rule) == grammar
+
+
+def parse_value_result(text: str, rule: str) -> object:
+    try:
+        return parse_value(text, rule)
+    except SubParseError as e:
+        return Rejected(e.pos)
+
+
+def _reference_parse(source: str) -> object:
+    """Pairs as the grammar splits them, decoded by the reference decoder (offsets
+    for every character), or the errors: what the fast path must give."""
+    try:
+        raw = grammar_pairs(source)
+    except Exception as e:  # the grammar is total: it never fails
+        raise AssertionError(f"grammar failed on {source!r}") from e
+    out: list[object] = []
+    errors: list[object] = []
+    for ks, ke, end in raw:
+        try:
+            key = decode(source[ks:ke], ks)[0]
+            value, offsets = (None, None) if end == ke else decode(source[ke + 1:end], ke + 1)
+        except DecodeError as e:
+            errors.append((e.span, e.message))
+            continue
+        vs = ke + 1 if end > ke else ke
+        spans = [Span(vs + i, vs + i + 1) if offsets is None else Span(offsets[i], offsets[i + 1])
+                 for i in range(len(value or ""))]
+        out.append((key, value, Span(ks, ke), Span(vs, end), spans))
+    return ("errors", errors) if errors else ("pairs", out)
+
+
+def _fast_parse(source: str) -> object:
+    raw = scan(source, 10**6)
+    assert raw is not None  # the scanner reads every string
+    assert raw == grammar_pairs(source)  # the same pairs at the same offsets
+    try:
+        pairs = decode_pairs(source, raw)
+    except QueryError as e:
+        return ("errors", [(d.span, d.message) for d in e.errors])
+    # spans of single decoded characters, as error messages would use them
+    return ("pairs", [(p.key, p.value, p.key_span, p.value_span,
+                       [p.raw_span(i, i + 1) for i in range(len(p.value or ""))]) for p in pairs])
+
+
+def _utf8_text(source: str) -> bool:
+    return check_text(source) is None
+
+
+FAST_PATH_INPUTS = st.one_of(
+    st.text(), st.binary().map(lambda b: b.decode("latin-1")), mutated_queries(),
+    st.lists(st.sampled_from(["/v2/x", "?", "/", "=", "&", "%", "%3D", "%e4%b8%ad", "%C3", "%ZZ", "+", "a", "\n",
+                              "marker", "limit", "é", "%2B"]), max_size=20).map("".join),
+)
+
+
+@given(FAST_PATH_INPUTS)
+def test_query_fast_path_agrees_with_the_grammar(source: str) -> None:
+    if _utf8_text(source):  # lone surrogates are refused before either path
+        assert _fast_parse(source) == _reference_parse(source)
+
+
+@st.composite
+def page_requests(draw: st.DrawFn) -> tuple[str, str]:
+    """A query, and the same query with other marker/limit values (valid or not)."""
+    items = draw(param_sets())
+    base = [(n, quote(w, safe="~")) for n, w, _ in items if n not in ("marker", "limit")]
+    values = st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), st.text(max_size=8),
+                       st.integers(0, 10**12).map(str), st.just("%zz"), st.just(""))
+
+    def with_page(marker: str, limit: str) -> str:
+        pairs = [*base, ("marker", marker), ("limit", limit)]
+        order = draw(st.permutations(range(len(pairs))))
+        return "&".join(f"{pairs[i][0]}={pairs[i][1].replace('&', '%26')}" for i in order)
+
+    first = with_page(str(draw(st.uuids())), str(draw(st.integers(0, 100))))
+    # the second keeps the first's order of pairs: only the values differ
+    second = first
+    for name in ("marker", "limit"):
+        new = draw(values).replace("&", "%26")
+        i = second.index(f"{name}=") + len(name) + 1 if second.startswith(f"{name}=") else \
+            second.index(f"&{name}=") + len(name) + 2
+        j = second.find("&", i)
+        second = second[:i] + new + (second[j:] if j >= 0 else "")
+    return first, second
+
+
+def _seen(check_fn: Callable[[str, Options], CheckedQuery], query: str, options: Options) -> object:
+    try:
+        q = check_fn(query, options)
+    except QueryError as e:
+        return ("error", str(e), e.to_ims(), e.source, [d.span for d in e.errors])
+    return ("ok", q, q.source, q.to_json(), q.marker_span, [w.span for w in q.warnings])
+
+
+@given(page_requests(), st.sampled_from([Options(), Options(max_limit=50, default_limit=10)]))
+def test_a_page_request_gives_what_a_whole_check_gives(queries: tuple[str, str], options: Options) -> None:
+    first, second = queries
+    with contextlib.suppress(QueryError):
+        imgfilter.check(first, options)
+    assert _seen(imgfilter.check, second, options) == _seen(check_uncached, second, options)
 
 
 @given(st.sampled_from(["gt", "lte", "eq"]), st.datetimes(), st.integers(-23 * 60 - 59, 23 * 60 + 59))
