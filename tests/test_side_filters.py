@@ -22,7 +22,7 @@ from .dbs import ENGINES, isolated
 from .fixtures import rec
 from .targets import Target, memory_target, sql_target
 
-PROPERTY = Options(unknown="property", max_pairs=200)
+PROPERTY = Options(unknown="property", max_pairs=200, max_side_filters=200)
 FLAGS = [f"__support_f{i}" for i in range(98)]  # 98 took PostgreSQL ~20 s to plan
 TAGS = [f"t{i}=v{i}" for i in range(30)]
 PROPS = [f"p{i}" for i in range(30)]
