@@ -43,7 +43,7 @@ def build(n: int) -> list[Image]:
     for i in range(n):
         img = base[i % len(base)]
         new_id = str(uuid.UUID(int=i))
-        out.append(dataclasses.replace(img, id=new_id, raw={**img.raw, "id": new_id}))
+        out.append(dataclasses.replace(img, id=new_id, wire={**img.wire, "id": new_id}, raw={**img.raw, "id": new_id}))
     return out
 
 

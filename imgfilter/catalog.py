@@ -6,7 +6,9 @@ of every platform and OS version, private and shared images of several
 projects with memberships in every status, several enterprise projects and the
 default one, tags in both forms, every ``__support_*`` flag, every status and
 format, timestamps over years, ties in every sort key, some missing optional
-fields, and the two images of the API page's response example.
+fields, ARM and x86 images recorded with ``architecture`` and as IMS records
+them (``__support_arm``, or nothing), and the two images of the API page's
+response example.
 """
 
 from __future__ import annotations
@@ -115,6 +117,18 @@ def _base(rnd: random.Random, platform: str, version: str, bits: str) -> dict[st
     }
 
 
+def _as_ims_records_it(img: dict[str, Any]) -> None:
+    """IMS's own responses carry no ``architecture``: ARM images say
+    ``__support_arm: "true"``, others nothing.  A third of the images are
+    recorded so (chosen by id, which leaves the random sequence as it was)."""
+    if int(img["id"][:8], 16) % 3:
+        return
+    if img.pop("architecture", None) == "arm":
+        img["__support_arm"] = ("true", "true", "TRUE", True)[int(img["id"][9:13], 16) % 4]
+    elif int(img["id"][9:13], 16) % 5 == 0:
+        img["__support_arm"] = "false"
+
+
 def _decorate(rnd: random.Random, img: dict[str, Any]) -> None:
     """Flags, tags, enterprise projects and missing fields, spread at random."""
     for flag in P.SUPPORT_FLAGS:
@@ -186,6 +200,7 @@ def generate(n: int = SIZE, seed: int = SEED) -> list[dict[str, Any]]:
         if rnd.random() < 0.04:
             img["__isregistered"] = rnd.choice(["false", False])
         _decorate(rnd, img)
+        _as_ims_records_it(img)
         out.append(img)
     return out
 

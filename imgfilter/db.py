@@ -100,7 +100,7 @@ def _rows(d: Dialect, images: Iterable[Image], schema: Schema) -> Iterator[tuple
         for f in P.FIELDS_LIST[1:]:
             v = img.values[f.name]
             row.append(d.bind_time(v) if v is not None and f.type is P.FieldType.TIME else v)
-        row.append(json.dumps(img.raw, ensure_ascii=True))
+        row.append(json.dumps(img.wire, ensure_ascii=True))
         yield "images", tuple(row)
         for k, v in img.tags:
             yield "tags", (img.id, k, v)

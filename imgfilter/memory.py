@@ -161,12 +161,12 @@ class Plan:
             mk = key(marker)
             keyed = ((k, img) for k, img in keyed if (k < mk if self.descending else k > mk))
         if q.limit is None:
-            return Page(tuple(img.raw for _, img in sorted(keyed, reverse=self.descending)), None)
+            return Page(tuple(img.wire for _, img in sorted(keyed, reverse=self.descending)), None)
         pick = heapq.nlargest if self.descending else heapq.nsmallest
         chosen = pick(q.limit + 1, keyed)
         more = len(chosen) > q.limit
         chosen = chosen[:q.limit]
-        return Page(tuple(img.raw for _, img in chosen), chosen[-1][1].id if more and chosen else None)
+        return Page(tuple(img.wire for _, img in chosen), chosen[-1][1].id if more and chosen else None)
 
 
 @lru_cache(maxsize=1024)

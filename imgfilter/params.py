@@ -146,6 +146,67 @@ FIELDS_LIST: tuple[Field, ...] = (
 )
 FIELDS: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS_LIST})
 
+# ---- response fields (semantics §8) ---------------------------------------------
+
+class Wire(enum.Enum):
+    """How a field of a response image is written, whatever spelling the record used."""
+
+    STRING = "string"  # a JSON string; a record may hold an integer (its decimal text)
+    YES_NO = "yes/no"  # the string "true" or "false"; a record may hold either boolean spelling
+    BOOLEAN = "boolean"  # JSON true/false; a record may hold either boolean spelling
+    INTEGER = "integer"
+    TIME = "time"  # UTC as YYYY-MM-DDTHH:MM:SSZ; a record may hold any ISO 8601 time
+    STRINGS = "list of strings"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseField:
+    """A field of the images in IMS's response, with its wire type and where it is documented."""
+
+    name: str
+    wire: Wire
+    source: str = "API page"  # the API page's response table, the SDK's ImageInfo, or IMS+
+
+
+def _r(wire: Wire, source: str, *names: str) -> tuple[ResponseField, ...]:
+    return tuple(ResponseField(n, wire, source) for n in names)
+
+
+RESPONSE_FIELDS_LIST: tuple[ResponseField, ...] = (
+    # the API page's response table
+    *_r(Wire.STRING, "API page", "file", "owner", "id", "self", "schema", "status", "visibility", "name", "checksum",
+        "container_format", "max_ram", "__os_bit", "__os_version", "__description", "disk_format",
+        "__platform", "__os_type", "virtual_env_type", "__image_source_type", "__imagetype",
+        "__originalimagename", "__backup_id", "__productcode", "__image_size", "__data_origin",
+        "__support_xen_gpu_type", "enterprise_project_id", "__root_origin", "__sequence_num"),
+    *_r(Wire.INTEGER, "API page", "size", "min_ram", "min_disk", "virtual_size"),
+    *_r(Wire.BOOLEAN, "API page", "deleted", "protected", "__system_support_market"),
+    *_r(Wire.TIME, "API page", "created_at", "updated_at", "deleted_at"),
+    *_r(Wire.YES_NO, "API page", "__isregistered", "__support_kvm", "__support_xen", "__support_diskintensive",
+        "__support_highperformance", "__lazyloading"),
+    ResponseField("tags", Wire.STRINGS),
+    # the SDK's huaweicloudsdkims.v2.model.ImageInfo, beyond the page
+    *_r(Wire.STRING, "SDK", "__support_kvm_gpu_type", "hw_firmware_type", "__system__cmkid", "__os_feature_list",
+        "__account_code", "active_at", "__support_agent_list", "__image_displayname", "os_shutdown_timeout"),
+    *_r(Wire.YES_NO, "SDK", "__support_kvm_infiniband", "__support_largememory", "__support_xen_hana",
+        "__support_fc_inject", "__support_arm", "__support_amd", "__support_kvm_hi1822_hisriov",
+        "__support_kvm_hi1822_hivirtionet", "__is_offshelved", "hw_vif_multiqueue_enabled"),
+    # filtered by a parameter, or in the page's response example
+    *_r(Wire.STRING, "IMS+", "architecture", "__support_kvm_fpga_type"),
+    *_r(Wire.YES_NO, "IMS+", "__whole_image"),
+)
+RESPONSE_FIELDS: Mapping[str, ResponseField] = MappingProxyType({f.name: f for f in RESPONSE_FIELDS_LIST})
+# how a response field that no parameter filters is validated at load
+WIRE_TYPES: Mapping[Wire, FieldType] = MappingProxyType({
+    Wire.STRING: FieldType.TEXT, Wire.YES_NO: FieldType.BOOL, Wire.BOOLEAN: FieldType.BOOL,
+    Wire.INTEGER: FieldType.INT, Wire.TIME: FieldType.TIME,
+})
+# `__support_<name>` fields not in the table: a flag (either boolean spelling) is written as yes/no,
+# anything else (`__support_kvm_fpga_type`-like types) passes through.
+SUPPORT_PREFIX = "__support_"
+NEVER_IN_RESPONSE = frozenset({"members"})  # other tenants' data (semantics §8)
+
+
 # ---- parameters ---------------------------------------------------------------
 
 IMAGE_TYPES = ("gold", "private", "shared", "market")

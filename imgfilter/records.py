@@ -1,15 +1,22 @@
 """Image records: loading, validation and normalization (done once, at load time).
 
-A record is shaped like an item of the API's response.  Each typed field of the
-parameter table is normalized (times to UTC instants, booleans in either
-spelling, UUIDs in lowercase), tags are split into key and value, memberships
-indexed; the original record is kept and returned unchanged.
+A record is shaped like an item of the API's response.  One validation
+decides for every target: a record is JSON every database stores (string keys,
+no NUL or lone surrogate in any string, finite numbers, at most ``MAX_DEPTH``
+levels), and each field of the response table has its documented type.  Each
+typed field of the parameter table is normalized (times to UTC instants,
+booleans in either spelling, UUIDs in lowercase), ``architecture`` is derived
+(semantics §2), tags are split into key and value, memberships indexed, and the
+image's response form is built (``Image.wire``, semantics §8).  The original
+record is kept as ``Image.raw``; responses never show it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +51,9 @@ class RecordError(ValueError):
 @dataclass(frozen=True, slots=True, eq=False)
 class Image:
     """One normalized record.  ``values`` has every typed field (None when
-    missing or null); ``raw`` is the record as it was given."""
+    missing or null; ``architecture`` always set, semantics §2); ``wire`` is
+    the image as a response shows it (semantics §8); ``raw`` is the record as
+    it was given."""
 
     id: str
     values: Mapping[str, Any]
@@ -53,6 +62,7 @@ class Image:
     members: Mapping[str, str]
     props: Mapping[str, str]  # other scalar fields as text (the `property` policy)
     flags: frozenset[str]  # other fields that hold true (the open __support_* family)
+    wire: Mapping[str, Any] = field(repr=False)
     raw: Mapping[str, Any] = field(repr=False)
 
 
@@ -96,23 +106,82 @@ def _text(value: Any) -> str | None:
 
 MAX_TEXT = 255  # characters in a typed text field (IMS's own limit on names)
 MAX_PROPERTY_NAME = 255
+MAX_DEPTH = 64  # levels of nested objects and arrays in a record, the record itself included
+MAX_INT_BITS = 4096  # larger integers are not JSON that every reader takes back
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _check_text(text: str) -> None:
     if len(text) > MAX_TEXT:
         raise ValueError(f"is {len(text)} characters long; at most {MAX_TEXT}")
-    if "\x00" in text:
-        raise ValueError("contains a NUL character, which PostgreSQL cannot store")
 
 
-def _normalize_field(fld: P.Field, value: Any) -> Any:
-    """The normalized value, or raise ValueError with the reason."""
-    t = fld.type
+def _check_chars(text: str, what: str) -> None:
+    bad = _UNSTORABLE.search(text)
+    if bad is None:
+        return
+    if bad.group() == "\x00":
+        raise ValueError(f"{what} contains a NUL character, which PostgreSQL cannot store")
+    raise ValueError(f"{what} contains a lone surrogate U+{ord(bad.group()):04X}, which is not Unicode text "
+                     "and no database stores")
+
+
+def _json(value: Any, level: int) -> Any:
+    """A JSON value as every target stores and returns it (a tuple becomes a
+    list, a mapping a dict); ValueError if it is not one.  ``level`` is the
+    nesting level ``value`` has if it is an object or array; the recursion
+    stops at ``MAX_DEPTH``, so loading never nears Python's recursion limit."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value) is not None:
+            _check_chars(value, "the value")
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > MAX_INT_BITS:
+            raise ValueError(f"an integer of {value.bit_length()} bits is too large (at most {MAX_INT_BITS})")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number, which JSON cannot hold")
+        return value
+    if not isinstance(value, Mapping | list | tuple):
+        raise ValueError(f"a {type(value).__name__} is not a JSON value")
+    if level > MAX_DEPTH:
+        raise ValueError(f"the record is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            try:
+                _check_key(k)
+                out[k] = _json(v, level + 1)
+            except ValueError as e:
+                raise ValueError(f"[{k!r}]{e}" if str(e).startswith("[") else f"[{k!r}]: {e}") from None
+        return out
+    items: list[Any] = []
+    for i, v in enumerate(value):
+        try:
+            items.append(_json(v, level + 1))
+        except ValueError as e:
+            raise ValueError(f"[{i}]{e}" if str(e).startswith("[") else f"[{i}]: {e}") from None
+    return items
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, str):
+        raise ValueError(f"the key {key!r} is not a string")
+    if _UNSTORABLE.search(key) is not None:
+        _check_chars(key, "the key")
+
+
+def _normalize(t: P.FieldType, value: Any, bounded: bool = True) -> Any:
+    """The normalized value of a field of type ``t``, or raise ValueError with the reason."""
     if t is P.FieldType.TEXT or t is P.FieldType.ID:
         text = _text(value)
         if text is None:
             raise ValueError(f"{value!r} is not a string")
-        _check_text(text)
+        if bounded:  # a column every engine indexes
+            _check_text(text)
         return text.lower() if t is P.FieldType.ID else text
     if t is P.FieldType.BOOL:
         b = _bool(value)
@@ -141,30 +210,42 @@ def normalize(record: Any, position: str) -> Image:
     if not isinstance(rid, str) or not P.UUID_RE.fullmatch(rid):
         raise RecordError(position, None, "id", "missing" if rid is None else f"{rid!r} is not a UUID")
     image_id = rid.lower()
+    doc: dict[str, Any] = {}
+    for key, value in record.items():
+        try:
+            _check_key(key)
+        except ValueError as e:
+            raise RecordError(position, image_id, key if isinstance(key, str) else None, str(e)) from None
+        try:
+            doc[key] = _json(value, 2)
+        except ValueError as e:
+            raise RecordError(position, image_id, key, str(e).removeprefix(": ")) from None
     values: dict[str, Any] = {}
     for fld in P.FIELDS_LIST:
-        value = record.get(fld.name)
-        if value is None:
-            values[fld.name] = None
-            continue
+        value = doc.get(fld.name)
         try:
-            values[fld.name] = _normalize_field(fld, value)
+            values[fld.name] = None if value is None else _normalize(fld.type, value)
         except ValueError as e:
             raise RecordError(position, image_id, fld.name, str(e)) from None
-    tags = _tags(record.get("tags"), position, image_id)
-    members = _members(record.get("members"), position, image_id)
+    tags = _tags(doc.get("tags"), position, image_id)
+    members = _members(doc.get("members"), position, image_id)
+    wire: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key not in P.NEVER_IN_RESPONSE:
+            try:
+                wire[key] = _wire(key, value, values)
+            except ValueError as e:
+                raise RecordError(position, image_id, key, str(e)) from None
+    values["architecture"] = architecture(values["architecture"], doc.get("__support_arm"))
     props: dict[str, str] = {}
     flags: set[str] = set()
-    for key, value in record.items():
-        # other scalar fields, for the `property` policy and the open __support_* family
+    for key, value in wire.items():
+        # other scalar fields as a response shows them, for the `property` policy and the __support_* family
         if key in P.FIELDS or key in _SPECIAL or value is None or len(key) > MAX_PROPERTY_NAME:
             continue
         if isinstance(value, bool):
             props[key] = "true" if value else "false"
         elif isinstance(value, str):
-            if "\x00" in value or "\x00" in key:
-                raise RecordError(position, image_id, key, "contains a NUL character, which PostgreSQL "
-                                  "cannot store")
             props[key] = value
         elif isinstance(value, int | float):
             props[key] = json.dumps(value)
@@ -173,7 +254,34 @@ def normalize(record: Any, position: str) -> Image:
         if _bool(value) is True:
             flags.add(key)
     return Image(image_id, values, frozenset(tags), frozenset(k for k, _ in tags), members, props,
-                 frozenset(flags), record)
+                 frozenset(flags), wire, record)
+
+
+def architecture(field_value: str | None, support_arm: Any) -> str:
+    """The image's architecture (semantics §2): its ``architecture`` field where
+    present; otherwise ``arm`` where ``__support_arm`` is true (in either
+    spelling), else ``x86``.  Every target filters on this value."""
+    if field_value is not None:
+        return field_value
+    return "arm" if _bool(support_arm) is True else "x86"
+
+
+def _wire(key: str, value: Any, values: Mapping[str, Any]) -> Any:
+    """One field of a response image (semantics §8), from its checked JSON value."""
+    if value is None:
+        return None
+    spec = P.RESPONSE_FIELDS.get(key)
+    if spec is None:  # passes through; an unlisted __support_* flag is written as yes/no
+        flag = _bool(value) if key.startswith(P.SUPPORT_PREFIX) else None
+        return value if flag is None else ("true" if flag else "false")
+    if spec.wire is P.Wire.STRINGS:
+        return value  # tags: checked by _tags
+    v = values[key] if key in P.FIELDS else _normalize(P.WIRE_TYPES[spec.wire], value, bounded=False)
+    if spec.wire is P.Wire.YES_NO:
+        return "true" if v else "false"
+    if spec.wire is P.Wire.TIME:
+        return v.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return v
 
 
 def _tags(value: Any, position: str, image_id: str) -> list[tuple[str, str]]:
@@ -228,7 +336,13 @@ class Catalog:
         images: list[Image] = []
         seen: dict[str, str] = {}
         for i, item in enumerate(records):
-            position, record = item if isinstance(item, tuple) else (f"record {i + 1}", item)
+            position, record = f"record {i + 1}", item
+            if isinstance(item, tuple):
+                if len(item) != 2 or not isinstance(item[0], str):
+                    raise RecordError(position, None, None, "expected a record or a (position, record) pair, "
+                                      f"not a {len(item)}-tuple" + ("" if len(item) != 2 else
+                                                                     " whose position is not a string"))
+                position, record = item
             img = normalize(record, position)
             if img.id in seen:
                 raise RecordError(position, img.id, "id", f"duplicate id: also {seen[img.id]}")
@@ -269,8 +383,9 @@ def iter_records(text: str) -> Iterator[tuple[str, Any]]:
 
 
 def _json_lines(text: str) -> Iterator[tuple[str, Any]]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    # lines end at \n (or \r\n) only: U+2028, U+2029 and U+0085 may stand raw inside JSON strings
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip(" \t\r"):
             continue
         try:
             yield f"line {n}", json.loads(line)

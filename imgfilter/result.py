@@ -9,8 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """The images of one page (the original records) and ``next_marker``:
-    the id of the last image when more matches follow, else None."""
+    """The images of one page in IMS's wire form (``Image.wire``, semantics §8:
+    never ``members``) and ``next_marker``: the id of the last image when more
+    matches follow, else None."""
 
     images: tuple[Mapping[str, Any], ...]
     next_marker: str | None
@@ -20,5 +21,7 @@ class Page:
         return [str(img["id"]).lower() for img in self.images]
 
     def to_response(self) -> dict[str, Any]:
-        """The HTTP response body: ``{"images": [...], "page_info": {"next_marker": ...}}``."""
-        return {"images": list(self.images), "page_info": {"next_marker": self.next_marker}}
+        """The HTTP response body, as IMS sends it:
+        ``{"images": [...], "page_info": {"next_marker": ...}}``.  Each image
+        is a new dict: changing the body never changes a catalog."""
+        return {"images": [dict(img) for img in self.images], "page_info": {"next_marker": self.next_marker}}

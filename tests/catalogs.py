@@ -79,6 +79,7 @@ FIELD_POOLS: dict[str, list[Any]] = {
     "__os_bit": ["32", "64", 64],
     "__support_xen_gpu_type": ["M60_vGPU", "m60_vgpu"],
     "__isregistered": [True, "true", "True", True, False, "false"],
+    "architecture": ["x86", "arm", "arm", "ARM"],
 }
 TYPE_POOLS: dict[P.FieldType, st.SearchStrategy[Any]] = {
     P.FieldType.BOOL: booleans,
@@ -104,6 +105,16 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
 OTHER_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     # the rest of a record: the open __support_* family, an unknown property, tags, members
     "__support_s4l": _maybe(st.sampled_from([True, "true", "TRUE", "false", "yes"])),
+    # IMS records an ARM image so, with no `architecture` (semantics §2); in every spelling
+    "__support_arm": _maybe(st.sampled_from([True, "true", "TRUE", "True", False, "false", "FALSE"])),
+    # response fields no parameter filters, in every spelling their wire form comes from (semantics §8)
+    "__lazyloading": _maybe(booleans),
+    "deleted": _maybe(booleans),
+    "deleted_at": _maybe(times),
+    "virtual_size": _maybe(st.sampled_from([0, 2**40])),
+    "max_ram": _maybe(st.sampled_from(["2048", 4096])),
+    "__description": _maybe(st.sampled_from(["line\u2028sep", "para\u2029sep", "nel\x85", "𝔘nicode"])),
+    "service_prop": _maybe(st.sampled_from([1.5, -0.0, {"a": [1, {"b": None}]}, [], "x\u2028y"])),
     "custom_prop": _maybe(st.sampled_from([*CUSTOM, 7, True])),
     "tags": _maybe(stored_tags),
     "members": _maybe(st.lists(
@@ -175,6 +186,10 @@ def query_pairs(draw: st.DrawFn, ids: list[str]) -> list[tuple[str, str]]:
         pairs += [("visibility", "shared"), ("member_status", draw(st.sampled_from(P.MEMBER_STATUSES)))]
     if draw(st.integers(0, 6)) == 0:
         pairs.append(("__support_s4l", "true"))
+    if draw(st.integers(0, 4)) == 0 and all(k != "architecture" for k, _ in pairs):
+        pairs.append(("architecture", draw(st.sampled_from(["arm", "x86"]))))
+    elif draw(st.integers(0, 9)) == 0:
+        pairs.append(("__support_arm", "true"))
     return pairs
 
 

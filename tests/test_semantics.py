@@ -233,10 +233,11 @@ def test_marker_whose_sort_value_is_missing(target: Target) -> None:
             assert after == full[at + 1:]
 
 
-def test_original_records_come_back_unchanged(target: Target) -> None:
+def test_records_come_back_in_wire_form(target: Target) -> None:
     page = target(f"id={uid(2)}", None, None)
-    assert page.images == (RECORDS[1],)
-    assert page.to_response() == {"images": [RECORDS[1]], "page_info": {"next_marker": None}}
+    wire = Catalog.from_records(RECORDS).by_id[uid(2)].wire  # semantics §8: tests/test_wire.py
+    assert page.images == (wire,)
+    assert page.to_response() == {"images": [wire], "page_info": {"next_marker": None}}
 
 
 # ---- memory-only -------------------------------------------------------------------------
