@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -37,6 +38,7 @@ import imgfilter
 from imgfilter import Context, db
 from imgfilter.catalog import PROJECTS, bundled
 from imgfilter.serve import SERVICE_OPTIONS, DatabaseSource, MemorySource, Service, Source, asgi_app, openapi
+from imgfilter.serve.main import listen_socket
 
 from .dbs import isolated
 
@@ -44,11 +46,11 @@ ADMIN = "admin"
 
 
 class Server:
-    """uvicorn serving the ASGI app on 127.0.0.1 and a free port, in a thread."""
+    """uvicorn serving the ASGI app on 127.0.0.1 and a free port, in a thread
+    (on the socket ``imgfilter serve --workers N`` listens on)."""
 
-    def __init__(self, source: Source) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, source: Source, sock: socket.socket | None = None) -> None:
+        self.sock = sock or listen_socket("127.0.0.1", 0)
         self.endpoint = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(asgi_app(Service(source)), log_config=None, access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
@@ -260,3 +262,72 @@ def test_imgfilter_serve_says_what_is_wrong(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "imgfilter", "serve", "--db", f"sqlite:///{empty}",
                         "--port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "imgfilter load" in r.stderr and "Traceback" not in r.stderr
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def test_imgfilter_serve_with_workers_replaces_a_dead_one_and_stops_on_sigterm() -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "imgfilter", "serve", "--port", str(port), "--workers", "2"],
+                            stderr=subprocess.DEVNULL, env={**os.environ, "IMGFILTER_DB": ""})
+    url = f"http://127.0.0.1:{port}/v2/cloudimages?limit=1"
+    try:
+        deadline = time.monotonic() + 30
+        while len(children(proc.pid)) < 2 or not _answers(url):
+            assert proc.poll() is None and time.monotonic() < deadline, "imgfilter serve did not start"
+            time.sleep(0.1)
+        first, *_ = workers = children(proc.pid)
+        os.kill(first, signal.SIGKILL)
+        while True:  # a new worker takes its place
+            now = children(proc.pid)
+            if len(now) == 2 and first not in now:
+                break
+            assert time.monotonic() < deadline, f"the worker was not replaced: {workers} -> {now}"
+            time.sleep(0.1)
+        assert all(_answers(url) for _ in range(10))
+        now = children(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text()
+                   for pid in now)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(url, {"X-Project-Id": "P"})[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("ours", [True, False])
+def test_workers_answer_without_waiting_for_delayed_acks(ours: bool) -> None:
+    """The connections a worker accepts have TCP_NODELAY: otherwise a response
+    written in two parts (headers, body) waits ~40 ms for the client's delayed
+    ACK.  A socket made the way uvicorn's multi-process mode makes it (protocol
+    0) does not get it; the one imgfilter serve makes does."""
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    plain.bind(("127.0.0.1", 0))
+    plain.listen()
+    srv = Server(MemorySource(bundled()), listen_socket("127.0.0.1", 0) if ours else plain)
+    try:
+        with socket.create_connection(("127.0.0.1", int(srv.sock.getsockname()[1]))) as c:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(100).startswith(b"HTTP/1.1 200")
+            (conn,) = srv.server.server_state.connections
+            accepted = conn.transport.get_extra_info("socket")
+            assert bool(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)) is ours
+    finally:
+        srv.close()

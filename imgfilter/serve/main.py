@@ -78,15 +78,22 @@ def serve(host: str, port: int, workers: int, *, data: str | None = None, db_url
     if workers == 1:
         uvicorn.Server(config).run()
         return
+    sock = listen_socket(host, port)
+    logging.getLogger("uvicorn.error").info("imgfilter serve on http://%s:%d with %d workers (pid %d)",
+                                            host, sock.getsockname()[1], workers, os.getpid())
+    _supervise(config, sock, workers)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket whose protocol is IPPROTO_TCP (not 0), so that
+    asyncio sets TCP_NODELAY on every connection it accepts."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                          proto=socket.IPPROTO_TCP)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
     sock.listen(2048)
-    logging.getLogger("uvicorn.error").info("imgfilter serve on http://%s:%d with %d workers (pid %d)",
-                                            host, sock.getsockname()[1], workers, os.getpid())
-    _supervise(config, sock, workers)
+    return sock
 
 
 def _worker(config: Any, sock: socket.socket) -> None:
