@@ -253,6 +253,15 @@ def test_an_unreachable_database_is_503() -> None:
     assert status == 503 and b"nobody" not in body and b"127.0.0.1" not in body
 
 
+def test_a_database_password_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    service = Service(DatabaseSource("postgresql://nobody:s3cr%3At@127.0.0.1:1/none", timeout=1))
+    assert call_wsgi(service, "GET", "/v2/cloudimages", "", {"X-Project-Id": "p1"})[0] == 503
+    assert call_wsgi(service, "GET", "/healthz")[0] == 503
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "database unavailable" in logged and "s3cr" not in logged and "nobody:***@" in logged
+
+
 def test_a_bug_is_500_with_no_details(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     class Broken(MemorySource):
         def page(self, query: Any, context: Context) -> Any:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .. import db
 from ..ast import CheckedQuery
@@ -145,7 +146,27 @@ def connector(url: str) -> Connect:
             raise ValueError("an SQLite database for the service must be a file (sqlite:///PATH)")
         uri = f"file:{quote(path)}?mode=ro"
         return lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
-    return lambda: db.connect(url)
+
+    def connect() -> Any:
+        try:
+            return db.connect(url)
+        except db.DatabaseError as e:  # its message names the URL: never a password in a log
+            raise Unavailable(hide_password(url, str(e))) from None
+
+    return connect
+
+
+def hide_password(url: str, text: str) -> str:
+    """``text`` with the password of ``url`` (as written, and decoded) shown as ***."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    text = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", text)
+    for secret in {password, unquote(password or "")} - {None, ""}:
+        assert secret is not None
+        text = text.replace(secret, "***")
+    return text
 
 
 class DatabaseSource:
