@@ -472,6 +472,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError:
         raise EnvironmentFailure("imgfilter serve needs uvicorn: pip install 'imgfilter[serve]'") from None
+    from .serve.http import Unavailable
     from .serve.main import serve, source
 
     if args.data is not None and args.db is not None and args.db_given:
@@ -485,7 +486,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         src = source(args.data, db_url, args.pool)
         src.health()
         src.close()
-    except db.DatabaseError as e:
+    except (db.DatabaseError, Unavailable) as e:
         raise EnvironmentFailure(_hide(db_url or "", str(e))) from None
     except ValueError as e:  # an in-memory SQLite URL
         raise UsageError(str(e)) from None
