@@ -140,7 +140,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 HTTP_CODES = {401: "HTTP.401", 404: "HTTP.404", 405: "HTTP.405", 414: "HTTP.414", 500: "HTTP.500", 503: "HTTP.503"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
     """The ``GET /v2/cloudimages`` endpoint over a source.
 
@@ -152,7 +152,12 @@ class Service:
     options: Options = SERVICE_OPTIONS
     resolver: Resolver = openstack_caller
     max_url_length: int = MAX_URL_LENGTH
-    _openapi: bytes | None = field(default=None, repr=False)
+    _openapi: bytes = field(default=b"", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from .openapi import openapi
+
+        object.__setattr__(self, "_openapi", json.dumps(openapi(self.options), separators=(",", ":")).encode())
 
     def handle(self, request: Request) -> Response:
         """Answer one request, and write its access-log line.  Never raises."""
@@ -213,10 +218,6 @@ class Service:
         return 200, {"status": "ok"}, (), None
 
     def _spec(self, request: Request) -> tuple[int, Any, tuple[tuple[str, str], ...], Context | None]:
-        if self._openapi is None:
-            from .openapi import openapi
-
-            self._openapi = json.dumps(openapi(self.options), separators=(",", ":")).encode()
         return 200, self._openapi, (), None
 
     def close(self) -> None:
