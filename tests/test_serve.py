@@ -404,6 +404,8 @@ def test_openapi_is_generated_from_the_parameter_table() -> None:
     assert query["tag"]["schema"]["type"] == "array" and query["created_at"]["schema"]["type"] == "array"
     assert query["limit"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
     assert query["owner"]["schema"]["pattern"] == "^(?:[0-9A-Za-z_-]*)$"
+    assert all(p["allowEmptyValue"] for p in query.values())  # `name=` is ignored, not rejected
+    assert "no flavor catalog" in query["flavor_id"]["description"]
     assert {"400", "401", "403", "405", "414", "503"} <= set(op["responses"])
     headers = [p for p in op["parameters"] if p["in"] == "header"]
     assert headers[0]["name"] == "X-Project-Id" and headers[0]["required"]

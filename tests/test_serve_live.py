@@ -209,6 +209,19 @@ def test_schemathesis(case: Any, memory_server: Server) -> None:
     case.call_and_validate(base_url=memory_server.endpoint, checks=CHECKS, timeout=10)
 
 
+def test_schemathesis_cli_with_invalid_requests_too(memory_server: Server, tmp_path: Path) -> None:
+    """schemathesis's own runner (examples, coverage of each parameter's edges,
+    fuzzing; valid and invalid requests): every check but "a valid request is
+    accepted", which cannot know the rules across parameters (member_status
+    needs visibility=shared, a marker must exist, flavor_id needs a flavor
+    catalog)."""
+    r = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{memory_server.endpoint}/openapi.json",
+                        "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "40",
+                        "-H", "X-Project-Id: p1", "--seed", "1"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0 and "No issues found" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+
+
 # ---- imgfilter serve ------------------------------------------------------------------------------------
 
 def free_port() -> int:

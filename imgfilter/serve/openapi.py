@@ -47,11 +47,14 @@ def param_schema(p: P.Param) -> dict[str, Any]:
     return {"type": "string", "pattern": f"^(?:(?:{ops}):)?[0-9]", "example": "gte:2018-10-28T10:00:00Z"}
 
 
-def _parameter(p: P.Param) -> dict[str, Any]:
+def _parameter(p: P.Param, options: Options | None) -> dict[str, Any]:
     schema = param_schema(p)
-    out: dict[str, Any] = {"name": p.name, "in": "query", "required": False,
-                           "description": f"{p.doc} Accepts {p.domain}. Error code {p.code}.",
-                           "style": "form", "explode": True}
+    doc = f"{p.doc} Accepts {p.domain}. Error code {p.code}."
+    if p.kind is K.FLAVOR and (options is None or options.flavors is None):
+        doc += " This service has no flavor catalog: the parameter is rejected."
+    # an empty value (`name=`) is ignored, with a warning (semantics §1)
+    out: dict[str, Any] = {"name": p.name, "in": "query", "required": False, "description": doc,
+                           "style": "form", "explode": True, "allowEmptyValue": True}
     if p.repeatable:
         out["schema"] = {"type": "array", "items": schema}
     else:
@@ -94,7 +97,7 @@ def openapi(options: Options | None = None) -> dict[str, Any]:
          "description": "The caller's project, set by the authenticating proxy in front of the service."},
         {"name": "X-Roles", "in": "header", "required": False, "schema": {"type": "string"},
          "description": "The caller's roles, comma-separated, set by the proxy; `admin` sees every image."},
-        *(_parameter(p) for p in P.PARAMS_LIST),
+        *(_parameter(p, options) for p in P.PARAMS_LIST),
     ]
     ok_headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
     return {
