@@ -262,6 +262,15 @@ def test_a_database_password_never_reaches_the_log(caplog: pytest.LogCaptureFixt
     assert "database unavailable" in logged and "s3cr" not in logged and "nobody:***@" in logged
 
 
+def test_postgresql_connections_give_up_after_a_timeout() -> None:
+    from imgfilter.serve.sources import with_connect_timeout
+
+    assert with_connect_timeout("postgresql://u@h/db") == "postgresql://u@h/db?connect_timeout=5"
+    assert with_connect_timeout("postgresql://u@h/db?sslmode=require") == \
+        "postgresql://u@h/db?sslmode=require&connect_timeout=5"
+    assert with_connect_timeout("postgresql://u@h/db?connect_timeout=1") == "postgresql://u@h/db?connect_timeout=1"
+
+
 def test_a_bug_is_500_with_no_details(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     class Broken(MemorySource):
         def page(self, query: Any, context: Context) -> Any:

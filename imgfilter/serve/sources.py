@@ -146,6 +146,8 @@ def connector(url: str) -> Connect:
             raise ValueError("an SQLite database for the service must be a file (sqlite:///PATH)")
         uri = f"file:{quote(path)}?mode=ro"
         return lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    if scheme in ("postgresql", "postgres"):
+        url = with_connect_timeout(url)
 
     def connect() -> Any:
         try:
@@ -154,6 +156,16 @@ def connector(url: str) -> Connect:
             raise Unavailable(hide_password(url, str(e))) from None
 
     return connect
+
+
+CONNECT_TIMEOUT = 5  # seconds: a database host that drops packets is a 503, not a request hung for minutes
+
+
+def with_connect_timeout(url: str) -> str:
+    """A PostgreSQL URL with libpq's ``connect_timeout`` unless it sets one."""
+    if "connect_timeout=" in (urlsplit(url).query or ""):
+        return url
+    return url + ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
 
 
 def hide_password(url: str, text: str) -> str:
