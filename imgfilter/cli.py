@@ -461,7 +461,39 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    if args.openapi:
+        from .serve import SERVICE_OPTIONS, openapi
+
+        dump_json(openapi(SERVICE_OPTIONS), sys.stdout, _pretty(sys.stdout))
+        return EXIT_OK
     print(P.reference_markdown())
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise EnvironmentFailure("imgfilter serve needs uvicorn: pip install 'imgfilter[serve]'") from None
+    from .serve.http import Unavailable
+    from .serve.main import serve, source
+
+    if args.data is not None and args.db is not None and args.db_given:
+        raise UsageError("give --data FILE or --db URL, not both")
+    if not 0 <= args.port <= 65535 or args.workers < 1 or args.pool < 1:
+        raise UsageError("--port is 0 to 65535; --workers and --pool are at least 1")
+    db_url = None if args.data is not None else args.db
+    if db_url is not None and not db_url.startswith("sqlite"):  # SQLite: opened read-only below, never created
+        _connect(db_url).close()  # a bad URL or an unreachable database is said now, not per request
+    try:  # the records are checked (a bad file is said now); each worker loads its own copy
+        src = source(args.data, db_url, args.pool)
+        src.health()
+        src.close()
+    except (db.DatabaseError, Unavailable) as e:
+        raise EnvironmentFailure(_hide(db_url or "", str(e))) from None
+    except ValueError as e:  # an in-memory SQLite URL
+        raise UsageError(str(e)) from None
+    serve(args.host, args.port, args.workers, data=args.data, db_url=db_url, pool_size=args.pool)
     return EXIT_OK
 
 
@@ -512,6 +544,8 @@ _EXAMPLES = {
     "load": "imgfilter load images.json --db sqlite:///images.db",
     "params": "imgfilter params",
     "catalog": "imgfilter catalog -f jsonl > images.jsonl",
+    "serve": "imgfilter serve --db sqlite:///images.db --port 8080 --workers 2\n"
+             "  curl -H 'X-Project-Id: P' 'http://127.0.0.1:8080/v2/cloudimages?__imagetype=gold&limit=1'",
 }
 
 
@@ -567,9 +601,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(p, "the database")
     p.add_argument("--json", action="store_true", help="every error as a JSON body on stdout")
     p = _sub(sub, "params", "print the parameter reference (Markdown)")
+    p.add_argument("--openapi", action="store_true", help="the OpenAPI 3 description of the endpoint (JSON)")
     p = _sub(sub, "catalog", "print the bundled sample catalog as JSON")
     p.add_argument("-f", "--format", choices=("json", "jsonl"), default="json",
                    help='json: {"images": [...]} (default); jsonl: one image a line')
+    p = _sub(sub, "serve", "serve GET /v2/cloudimages over HTTP (needs the [serve] extra: uvicorn)")
+    p.add_argument("--data", metavar="FILE", help="records to serve from memory (default: the bundled catalog)")
+    _add_db(p, "serve this database, loaded with imgfilter load")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--pool", type=int, default=8, help="database connections per worker (default: 8)")
+    COMMANDS["serve"] = cmd_serve
     COMMANDS.update(check=cmd_check, explain=cmd_explain, params=cmd_params, query=cmd_query,
                     catalog=cmd_catalog, sql=cmd_sql, load=cmd_load)
     return parser
