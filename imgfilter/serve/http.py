@@ -29,8 +29,8 @@ OPENAPI_PATH = "/openapi.json"
 ALLOWED = "GET"
 # the longest request target (path and query) answered; longer is 414 (nginx's and Apache's default is ~8 KB)
 MAX_URL_LENGTH = 8192
-# until the service preset of Options lands (Options.for_service()): Glance's default and maximum page sizes
-SERVICE_OPTIONS = Options(default_limit=25, max_limit=1000)
+# the service preset: pages of 25 unless asked, at most 1,000 (Glance's defaults), bounded query length and caches
+SERVICE_OPTIONS = Options.for_service()
 JSON = "application/json"
 
 access_log = logging.getLogger("imgfilter.serve.access")
