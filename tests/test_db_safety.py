@@ -100,6 +100,7 @@ def test_a_statement_that_fails_on_postgresql_does_not_poison_the_connection(tmp
         reader.execute("SET lock_timeout = '100ms'")
         reader.commit()
         db.run(reader, "")
+        writer.execute("SET lock_timeout = '2s'")  # a reader left in a transaction would hold its lock
         writer.execute("LOCK TABLE images IN ACCESS EXCLUSIVE MODE")
         with pytest.raises(Exception, match="lock"):
             db.run(reader, "")
