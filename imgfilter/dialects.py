@@ -217,8 +217,10 @@ MYSQL = Dialect(
     driver="pymysql", in_transaction=_mysql_in_transaction, autocommit=lambda conn: bool(conn.get_autocommit()),
     tuple_cursor=_mysql_cursor, client_charset=lambda conn: str(conn.charset).lower(),
     client_charsets=frozenset({"utf8mb4"}),  # utf8 (utf8mb3) cannot carry non-BMP characters
-    read_begin=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-                "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT"),
+    # one snapshot under the session's isolation level (InnoDB's default REPEATABLE READ);
+    # SET TRANSACTION ISOLATION LEVEL would fail (1568) after a caller's own SELECT with
+    # autocommit off, a transaction the server does not report
+    read_begin=("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",),
     write_begin=("START TRANSACTION",),
     max_identifier=64,
     # BINARY(n) pads with NUL bytes, and utf8mb4_bin pads with spaces: neither is exact

@@ -72,6 +72,16 @@ def test_a_reused_connection_reads_current_authorization(engine: str, tmp_path: 
         assert idle(engine, reader)
 
 
+def test_a_mysql_reader_that_ran_its_own_select_reads_current_data(tmp_path: Path) -> None:
+    with reader_and_writer("mysql", tmp_path) as (reader, writer):
+        cur = reader.cursor()
+        cur.execute("SELECT count(*) FROM images")  # autocommit off: InnoDB keeps this snapshot
+        cur.fetchall()
+        make_private("mysql", writer, 1)
+        writer.commit()
+        assert db.run(reader, "", STRANGER).ids == [uid(2)]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_transaction_the_caller_opened_is_used_and_left_open(engine: str, tmp_path: Path) -> None:
     with reader_and_writer(engine, tmp_path) as (_, writer):
