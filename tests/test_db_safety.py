@@ -298,6 +298,18 @@ def test_a_mysql_connection_not_in_utf8mb4_is_refused() -> None:
             latin1.close()
 
 
+def test_a_postgresql_connection_not_in_utf8_is_refused() -> None:
+    with isolated("postgresql") as conn:
+        db.load_catalog(conn, Catalog.from_records([rec(1, name="ñ'", visibility="public")]))
+        conn.execute("SET client_encoding TO 'LATIN1'")
+        conn.commit()
+        with pytest.raises(db.DatabaseError, match=r"character set is iso88591.*connect with utf8"):
+            db.run(conn, "name=%F0%9F%98%80")
+        conn.execute("SET client_encoding TO 'UTF8'")
+        conn.commit()
+        assert db.run(conn, "name=%C3%B1%27").ids == [uid(1)]
+
+
 # ---- 8.12 and 15.6: connecting ---------------------------------------------------------------
 
 @pytest.mark.parametrize("url, words", [
