@@ -3,7 +3,10 @@
 Everything the compiler and the schema need to know about an engine is here:
 the driver's paramstyle, identifier quoting, column types that give the spec's
 semantics (code-point string order and equality, no trailing-space padding,
-UTC instants at microseconds), and how a time is bound.
+UTC instants at microseconds), and how a time is bound; and about its driver:
+how to tell whether the caller has a transaction open, how to open a short
+one, a cursor that returns tuples, the client character set, the longest
+identifier, and which column types and collations compare strings exactly.
 """
 
 from __future__ import annotations
