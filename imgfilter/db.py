@@ -9,50 +9,84 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from . import params as P
 from .ast import CheckedQuery
 from .check import Options, check
 from .context import Context
-from .dialects import Dialect
+from .dialects import DIALECTS, Dialect
 from .dialects import get as get_dialect
 from .records import Catalog, Image
 from .result import Page
-from .schema import DEFAULT_SCHEMA, Schema, create_statements
+from .schema import DEFAULT_SCHEMA, SIDE_COLUMNS, Schema, create_statements
 from .scope import marker_not_found
-from .sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, Slot, compile_sql
+from .sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, Slot, SqlPlan, compile_sql
 
 Connection = Any  # a DB-API 2.0 connection of one of the three drivers
 Progress = Callable[[int, int], None]
 
+NO_CATALOG = "load one with `imgfilter load FILE --db URL`"
+
 
 class DatabaseError(Exception):
-    """A database URL that cannot be used, a missing driver, or a failed load."""
+    """A database URL that cannot be used, a missing driver, a failed connect or
+    load, a database without an imgfilter catalog, or one whose columns or
+    connection would not compare strings as the spec says."""
+
+
+_PASSWORD_IN_NETLOC = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*?:)([^/?#]*)(@)")
+_PASSWORD_IN_QUERY = re.compile(r"(?i)([?&]password=)[^&#]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password shown as ``***`` (``mysql://root:***@host/db``);
+    works on URLs too malformed to connect to."""
+    url = _PASSWORD_IN_NETLOC.sub(r"\1***\3", url, count=1)
+    return _PASSWORD_IN_QUERY.sub(r"\1***", url)
+
+
+def _one_line(error: BaseException, *secrets: str | None) -> str:
+    text = " ".join(str(error).split())
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def dialect_of(conn: Connection) -> Dialect:
     """The dialect of a connection, from its driver."""
     module = type(conn).__module__.split(".")[0]
-    names = {"sqlite3": "sqlite", "psycopg": "postgresql", "pymysql": "mysql"}
-    if module not in names:
-        raise DatabaseError(f"unsupported driver {module!r}: use sqlite3, psycopg or pymysql")
-    return get_dialect(names[module])
+    for d in DIALECTS.values():
+        if d.driver == module:
+            return d
+    raise DatabaseError(f"unsupported driver {module!r}: use sqlite3, psycopg or pymysql")
 
 
-def connect(url: str) -> Connection:
-    """Open ``sqlite:///path.db``, ``postgresql://...`` or ``mysql://...``."""
-    parts = urlsplit(url)
+def connect(url: str, *, create: bool = False) -> Connection:
+    """Open ``sqlite:///path.db``, ``postgresql://...`` or ``mysql://...``.
+
+    A SQLite file must exist unless ``create`` (for loading): reading never
+    creates one.  Every failure is a one-line ``DatabaseError`` that shows the
+    URL with its password masked."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise DatabaseError(f"bad database URL {shown}: {e}") from None
     scheme = parts.scheme.split("+")[0]
     if scheme == "sqlite":
-        path = url.split("://", 1)[1]
-        path = path[1:] if path.startswith("/") else path
-        return sqlite3.connect(path or ":memory:")
+        return _connect_sqlite(url, shown, create)
     if scheme in ("postgresql", "postgres"):
         try:
             import psycopg
@@ -60,22 +94,143 @@ def connect(url: str) -> Connection:
             raise DatabaseError("PostgreSQL needs psycopg: pip install 'imgfilter[postgresql]'") from None
         try:
             return psycopg.connect(url.replace(parts.scheme + "://", "postgresql://", 1))
-        except psycopg.Error as e:
-            raise DatabaseError(f"cannot connect to {url}: {e}") from None
+        except (psycopg.Error, ValueError) as e:
+            raise DatabaseError(f"cannot connect to {shown}: {_one_line(e, parts.password)}") from None
     if scheme in ("mysql", "mariadb"):
         try:
             import pymysql
         except ImportError:
             raise DatabaseError("MySQL/MariaDB needs PyMySQL: pip install 'imgfilter[mysql]'") from None
+        password = unquote(parts.password or "")
         try:
             return pymysql.connect(
-                host=parts.hostname or "localhost", port=parts.port or 3306,
-                user=unquote(parts.username or "root"), password=unquote(parts.password or ""),
-                database=parts.path.lstrip("/") or None, charset="utf8mb4", autocommit=False,
+                host=parts.hostname or "localhost", port=port or 3306,
+                user=unquote(parts.username or "root"), password=password,
+                database=unquote(parts.path.lstrip("/")) or None, charset="utf8mb4", autocommit=False,
             )
-        except pymysql.Error as e:
-            raise DatabaseError(f"cannot connect to {url}: {e}") from None
-    raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:///PATH, postgresql://... or mysql://...")
+        except (pymysql.Error, OSError, ValueError) as e:
+            raise DatabaseError(f"cannot connect to {shown}: {_one_line(e, password, parts.password)}") from None
+    raise DatabaseError(f"unsupported database URL {shown}: use sqlite:///PATH, postgresql://... or mysql://...")
+
+
+def _connect_sqlite(url: str, shown: str, create: bool) -> Connection:
+    if "://" not in url:
+        raise DatabaseError(f"bad SQLite URL {shown}: use sqlite:///relative.db or sqlite:////absolute.db")
+    path = url.split("://", 1)[1]
+    path = path[1:] if path.startswith("/") else path
+    if not path or path == ":memory:":
+        return sqlite3.connect(":memory:")
+    if not create and not os.path.exists(path):
+        raise DatabaseError(f"no imgfilter catalog in {shown}: no such file; {NO_CATALOG}")
+    try:
+        if create:
+            return sqlite3.connect(path)
+        # read-write, never create: a mistyped path must not leave an empty file behind
+        return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True)
+    except sqlite3.Error as e:
+        raise DatabaseError(f"cannot open {shown}: {_one_line(e)}") from None
+
+
+# ---- transactions --------------------------------------------------------------------------
+
+@contextmanager
+def _transaction(conn: Connection, d: Dialect, begin: tuple[str, ...]) -> Iterator[Any]:
+    """A tuple cursor inside the caller's transaction if one is open; otherwise
+    inside a transaction of our own, opened with ``begin`` and ended here
+    (committed, or rolled back on any failure), so the connection is left as it
+    was found: no snapshot kept, no failed transaction behind."""
+    cur = d.tuple_cursor(conn)
+    if d.in_transaction(conn):
+        yield cur
+        return
+    skip_begin = d.driver_begins and not d.autocommit(conn)
+    try:
+        for stmt in begin:
+            if not (skip_begin and stmt == "BEGIN"):
+                cur.execute(stmt)
+        yield cur
+    except BaseException:
+        _rollback(conn)
+        raise
+    conn.commit()
+
+
+def _rollback(conn: Connection) -> None:
+    with suppress(Exception):  # a lost connection cannot roll back: the original error tells more
+        conn.rollback()
+
+
+# ---- the catalog's columns ---------------------------------------------------------------
+
+# verified (connection, Schema) pairs: weakly per connection; sqlite3 connections
+# cannot be weakly referenced, so the last few are held (and compared by identity)
+_VERIFIED: weakref.WeakKeyDictionary[Any, set[Schema]] = weakref.WeakKeyDictionary()
+_VERIFIED_HELD: OrderedDict[int, tuple[Any, set[Schema]]] = OrderedDict()
+_HELD = 16
+
+
+def _verified(conn: Connection) -> set[Schema]:
+    try:
+        return _VERIFIED.setdefault(conn, set())
+    except TypeError:
+        held = _VERIFIED_HELD.get(id(conn))
+        if held is None or held[0] is not conn:
+            held = _VERIFIED_HELD[id(conn)] = (conn, set())
+            while len(_VERIFIED_HELD) > _HELD:
+                _VERIFIED_HELD.popitem(last=False)
+        _VERIFIED_HELD.move_to_end(id(conn))
+        return held[1]
+
+
+def _compared_columns(schema: Schema) -> dict[str, dict[str, bool | None]]:
+    """Per table, the columns a page reads: True for a string column compared by
+    order, False for one compared only for equality, None for the others."""
+    images: dict[str, bool | None] = {schema.record: None}
+    for f in P.FIELDS_LIST:
+        text = f.type in (P.FieldType.TEXT, P.FieldType.ID)
+        images[schema.column(f.name)] = (f.name in P.SORT_KEYS) if text else None
+    out = {schema.images: images}
+    for table, cols in ((schema.tags, SIDE_COLUMNS["tags"]), (schema.members, SIDE_COLUMNS["members"]),
+                        (schema.properties, SIDE_COLUMNS["properties"])):
+        out[table] = {c: (None if c == "is_true" else c == "image_id") for c in cols}
+    return out
+
+
+def verify_catalog(conn: Connection, schema: Schema = DEFAULT_SCHEMA, *, dialect: Dialect | None = None,
+                   cursor: Any = None) -> None:
+    """Check that the database holds an imgfilter catalog whose string columns
+    compare as the spec says (byte-exact, code-point order, no padding): raise
+    ``DatabaseError`` naming the table, the column and the fix.  ``run`` does this
+    once per connection and ``Schema``; call it again after altering the tables."""
+    d = dialect or dialect_of(conn)
+    if cursor is None:
+        with _transaction(conn, d, d.read_begin) as cur:
+            verify_catalog(conn, schema, dialect=d, cursor=cur)
+        return
+    for table, wanted in _compared_columns(schema).items():
+        facts = d.string_columns(cursor, table, wanted)
+        if not facts:
+            missing = "" if table == schema.images else f" (table {table} is missing)"
+            raise DatabaseError(f"no imgfilter catalog in {d.describe(conn)}{missing}: {NO_CATALOG}")
+        for col, ordered in wanted.items():
+            if col not in facts:
+                raise DatabaseError(f"table {table} has no column {col}: not an imgfilter catalog (a service's "
+                                    f"own names are given with a Schema)")
+            typ, collation, deterministic = facts[col]
+            exact = typ in d.binary_types or (typ in d.text_types and (
+                collation in d.exact_collations or (ordered is False and deterministic)))
+            if ordered is not None and not exact:
+                raise DatabaseError(
+                    f"column {table}.{col} ({typ} {collation}) does not compare strings byte by byte (case, "
+                    f"trailing spaces, code-point order), which filters and scope rely on: {d.collation_fix}")
+    _verified(conn).add(schema)
+
+
+def _check_connection(conn: Connection, d: Dialect) -> None:
+    charset = d.client_charset(conn)
+    if charset not in d.client_charsets:
+        raise DatabaseError(f"the connection's character set is {charset}: text would be sent in it and not "
+                            f"match what is stored; connect with {' or '.join(sorted(d.client_charsets))}")
 
 
 # ---- schema and loading ---------------------------------------------------------------
@@ -83,14 +238,18 @@ def connect(url: str) -> Connection:
 def create_schema(conn: Connection, dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA) -> None:
     """Create the reference tables and indexes if they are not there (and commit)."""
     d = dialect or dialect_of(conn)
-    cur = conn.cursor()
-    for stmt in create_statements(d, schema):
-        try:
-            cur.execute(stmt)
-        except Exception as e:  # MySQL 8 has no CREATE INDEX IF NOT EXISTS
-            if d.name == "mysql" and getattr(e, "args", (None,))[0] == 1061:
-                continue
-            raise
+    cur = d.tuple_cursor(conn)
+    try:
+        for stmt in create_statements(d, schema):
+            try:
+                cur.execute(stmt)
+            except Exception as e:  # an engine without CREATE INDEX IF NOT EXISTS
+                if d.duplicate_index_error is not None and getattr(e, "args", (None,))[0] == d.duplicate_index_error:
+                    continue
+                raise
+    except BaseException:
+        _rollback(conn)
+        raise
     conn.commit()
 
 
@@ -131,12 +290,18 @@ def load_catalog(conn: Connection, catalog: Catalog, *, dialect: Dialect | None 
                  progress: Progress | None = None, create: bool = True) -> int:
     """Insert a validated catalog in batches inside one transaction: a failure
     rolls everything back.  Creates the schema first unless ``create`` is
-    False.  Returns the image count."""
+    False, and checks its columns (``verify_catalog``).  Commits (a transaction
+    the caller had open too); the connection is left with none open.  Returns
+    the image count."""
     d = dialect or dialect_of(conn)
+    _check_connection(conn, d)
     if create:
         create_schema(conn, d, schema)
+    verify_catalog(conn, schema, dialect=d)
+    if d.in_transaction(conn):
+        conn.commit()
     sql = _insert_sql(d, schema)
-    cur = conn.cursor()
+    cur = d.tuple_cursor(conn)
     pending: dict[str, list[tuple[Any, ...]]] = {k: [] for k in sql}
     total, done = len(catalog), 0
 
@@ -147,8 +312,9 @@ def load_catalog(conn: Connection, catalog: Catalog, *, dialect: Dialect | None 
                 pending[table].clear()
 
     try:
-        if d.name == "sqlite" and not conn.in_transaction:
-            cur.execute("BEGIN")
+        for stmt in d.write_begin:
+            if not (d.driver_begins and not d.autocommit(conn) and stmt == "BEGIN"):
+                cur.execute(stmt)
         for table, row in _rows(d, catalog.images, schema):
             pending[table].append(row)
             if table == "images":
@@ -160,8 +326,11 @@ def load_catalog(conn: Connection, catalog: Catalog, *, dialect: Dialect | None 
         flush()
         conn.commit()
     except Exception as e:
-        conn.rollback()
-        raise DatabaseError(f"load failed, nothing was written: {e}") from e
+        _rollback(conn)
+        raise DatabaseError(f"load failed, nothing was written: {_one_line(e)}") from e
+    except BaseException:  # Ctrl-C: nothing was written either
+        _rollback(conn)
+        raise
     if progress is not None:
         progress(total, total)
     return total
@@ -183,7 +352,15 @@ def run(conn: Connection, query: str | CheckedQuery, context: Context | None = N
     checked = check(query, options) if isinstance(query, str) else query
     d = dialect or dialect_of(conn)
     plan = compile_sql(checked, d, context, schema)
-    cur = conn.cursor()
+    _check_connection(conn, d)
+    with _transaction(conn, d, d.read_begin) as cur:
+        if schema not in _verified(conn):
+            verify_catalog(conn, schema, dialect=d, cursor=cur)
+        return _page(cur, plan, checked)
+
+
+def _page(cur: Any, plan: SqlPlan, checked: CheckedQuery) -> Page:
+    """Read one page: the marker's sort value, then segments until the page is full."""
     slots: dict[Slot, Any] = {}
     segments = plan.segments
     after_marker = False

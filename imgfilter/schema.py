@@ -9,15 +9,25 @@ identifiers come only from here, and are checked to be plain SQL names.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from . import params as P
-from .dialects import Dialect
+from .dialects import DIALECTS, Dialect
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# the side tables' own columns: no column of images may take one of these names
+SIDE_COLUMNS = {
+    "tags": ("image_id", "tag_key", "tag_value"),
+    "members": ("image_id", "member_id", "status"),
+    "properties": ("image_id", "name", "value", "is_true"),
+}
+_RESERVED = {c for cols in SIDE_COLUMNS.values() for c in cols} - {f.column for f in P.FIELDS_LIST}
+# index names fit every engine's identifier limit (PostgreSQL 63, MySQL 64)
+MAX_INDEX_NAME = min(d.max_identifier for d in DIALECTS.values())
 
 
 def _check_ident(name: str) -> str:
@@ -47,9 +57,48 @@ class Schema:
         for col in self.columns.values():
             _check_ident(col)
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        # names compare case-insensitively on MySQL (columns, and tables on some systems)
+        _distinct("column of images", [(f"field {f.name}", self.column(f.name)) for f in P.FIELDS_LIST]
+                  + [("the record", self.record)])
+        for f in P.FIELDS_LIST:
+            if self.column(f.name).lower() in _RESERVED:
+                raise ValueError(f"column {self.column(f.name)!r} (field {f.name}) is a side table's column "
+                                 f"name ({', '.join(sorted(_RESERVED))}): choose another")
+        if self.record.lower() in _RESERVED:
+            raise ValueError(f"record column {self.record!r} is a side table's column name: choose another")
+        _distinct("table or index name", [("table images", self.images), ("table tags", self.tags),
+                                          ("table members", self.members), ("table properties", self.properties)]
+                  + [(f"index on {table}", name) for name, table, _ in self.indexes()])
 
     def column(self, field_name: str) -> str:
         return self.columns.get(field_name) or P.FIELDS[field_name].column
+
+    def indexes(self) -> list[tuple[str, str, list[str]]]:
+        """(name, table, columns) of each index: keyset pages walk (sort column,
+        id); tags and members are probed per image."""
+        id_col = self.column("id")
+        out = [(index_name(f"{self.images}_{self.column(key)}_id"), self.images, [self.column(key), id_col])
+               for key in P.SORT_KEYS if key != "id"]
+        out.append((index_name(f"{self.tags}_kv"), self.tags, ["tag_key", "tag_value", "image_id"]))
+        out.append((index_name(f"{self.members}_m"), self.members, ["member_id", "status", "image_id"]))
+        return out
+
+
+def index_name(name: str) -> str:
+    """``name``, or when too long for some engine, its head and a hash of the whole
+    (distinct names stay distinct: engines would truncate them into one)."""
+    if len(name) <= MAX_INDEX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[:MAX_INDEX_NAME - 11]}_{digest}"
+
+
+def _distinct(what: str, names: list[tuple[str, str]]) -> None:
+    seen: dict[str, str] = {}
+    for owner, name in names:
+        if name.lower() in seen:
+            raise ValueError(f"{what} {name!r} is used twice: by {seen[name.lower()]} and by {owner}")
+        seen[name.lower()] = owner
 
 
 DEFAULT_SCHEMA = Schema()
@@ -76,20 +125,13 @@ def create_statements(dialect: Dialect, schema: Schema = DEFAULT_SCHEMA) -> list
         f"{dialect.key_text} NOT NULL, value {dialect.long_text} NOT NULL, is_true BOOLEAN NOT NULL, "
         f"PRIMARY KEY (image_id, name)){sfx}",
     ]
-    # keyset pages walk (sort column, id); tags and members are probed per image
-    id_col = schema.column("id")
-    for key in P.SORT_KEYS:
-        if key != "id":
-            col = schema.column(key)
-            out.append(_index(dialect, f"{schema.images}_{col}_id", schema.images, [col, id_col]))
-    out.append(_index(dialect, f"{schema.tags}_kv", schema.tags, ["tag_key", "tag_value", "image_id"]))
-    out.append(_index(dialect, f"{schema.members}_m", schema.members, ["member_id", "status", "image_id"]))
+    out.extend(_index(dialect, name, table, cols) for name, table, cols in schema.indexes())
     return out
 
 
 def _index(dialect: Dialect, name: str, table: str, cols: list[str]) -> str:
     q = dialect.ident
     cols_sql = ", ".join(q(c) for c in cols)
-    if dialect.name == "mysql":  # no IF NOT EXISTS for indexes on MySQL 8: the loader tolerates 1061
+    if not dialect.index_if_not_exists:  # the loader tolerates the dialect's duplicate_index_error
         return f"CREATE INDEX {q(name)} ON {q(table)} ({cols_sql})"
     return f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({cols_sql})"

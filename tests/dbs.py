@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -73,3 +74,26 @@ def isolated(engine: str) -> Iterator[Any]:
                 cur.execute(f"DROP DATABASE `{name}`")
         finally:
             conn.close()
+
+
+def second_connection(engine: str, conn: Any, **kwargs: Any) -> Any:
+    """Another connection to the namespace of ``conn`` (a server engine), e.g. a
+    writer next to a reader; ``kwargs`` go to the driver (PyMySQL's ``charset``)."""
+    url = os.environ[ENV[engine]]
+    cur = conn.cursor()
+    if engine == "postgresql":
+        cur.execute("SHOW search_path")
+        path = cur.fetchone()[0]
+        conn.rollback()  # leave the reader as it was: no transaction open
+        other: Any = connect(url)
+        other.execute(f"SET search_path TO {path}")
+        other.commit()
+        return other
+    import pymysql
+
+    cur.execute("SELECT DATABASE()")
+    name = cur.fetchone()[0]
+    conn.rollback()
+    parts = urlsplit(url)
+    return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                           password=parts.password or "", database=name, **{"charset": "utf8mb4", **kwargs})

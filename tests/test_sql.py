@@ -126,7 +126,7 @@ def test_progress_is_reported() -> None:
 
 
 def test_connect_urls(tmp_path: Any) -> None:
-    conn = db.connect(f"sqlite:///{tmp_path}/a.db")
+    conn = db.connect(f"sqlite:///{tmp_path}/a.db", create=True)
     assert db.dialect_of(conn).name == "sqlite"
     with pytest.raises(db.DatabaseError, match="unsupported database URL"):
         db.connect("oracle://x")
