@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from . import __version__, db
 from . import params as P
@@ -157,45 +157,16 @@ def _width(out: TextIO) -> int | None:
 
 # ---- database URLs -----------------------------------------------------------------------
 
-def redact(url: str) -> str:
-    """The URL with its password shown as ***."""
+def _connect(url: str, create: bool = False) -> Any:
+    """A connection, or one clear line: a bad URL is the user's mistake (exit 2), a
+    database that cannot be reached or read is the environment's (exit 1).  Every
+    message shows the URL with its password masked."""
     try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        password = None
-        parts = None
-    if parts is None or password is None:
-        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-    netloc = parts.netloc.rsplit("@", 1)
-    return parts._replace(netloc=netloc[0].rsplit(":", 1)[0] + ":***@" + netloc[1]).geturl()
-
-
-def _hide(url: str, message: str) -> str:
-    message = message.replace(url, redact(url))
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    for secret in {password, unquote(password or ""), quote(password or "")} - {None, ""}:
-        assert secret is not None
-        message = message.replace(secret, "***")
-    return message
-
-
-def _connect(url: str) -> Any:
-    scheme = url.split("://", 1)[0].split("+")[0] if "://" in url else ""
-    if scheme not in ("sqlite", "postgresql", "postgres", "mysql", "mariadb"):
-        raise UsageError(f"unsupported database URL {redact(url)!r}: use sqlite:///PATH, "
-                         "postgresql://USER@HOST/DB or mysql://USER:PASSWORD@HOST/DB")
-    try:
-        return db.connect(url)
+        return db.connect(url, create=create)
+    except db.DatabaseURLError as e:
+        raise UsageError(str(e)) from None
     except db.DatabaseError as e:
-        raise EnvironmentFailure(_hide(url, str(e))) from None
-    except (ValueError, IndexError, TypeError) as e:  # a port out of range, [::1 unclosed ...
-        raise UsageError(f"bad database URL {redact(url)!r}: {_hide(url, str(e))}") from None
-    except sqlite3.Error as e:
-        raise EnvironmentFailure(f"cannot open {redact(url)}: {e}") from None
+        raise EnvironmentFailure(str(e)) from None
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -436,18 +407,18 @@ def cmd_load(args: argparse.Namespace) -> int:
     conn = None
     try:
         catalog = load_records(io.StringIO(_read(args.file)))
-        conn = _connect(args.db)
+        conn = _connect(args.db, create=True)
         n = db.load_catalog(conn, catalog, progress=_progress)
     except KeyboardInterrupt:
         if conn is not None:
             conn.rollback()  # one transaction: nothing of it stays
         raise Interrupted("interrupted: nothing was written (no images were loaded)") from None
     except db.DatabaseError as e:
-        raise EnvironmentFailure(_hide(args.db, str(e))) from None
+        raise EnvironmentFailure(str(e)) from None
     finally:
         if conn is not None:
             conn.close()
-    print(f"loaded {n} images into {redact(args.db)}", file=sys.stderr)
+    print(f"loaded {n} images into {db.redact_url(args.db)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -490,7 +461,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         src.health()
         src.close()
     except (db.DatabaseError, Unavailable) as e:
-        raise EnvironmentFailure(_hide(db_url or "", str(e))) from None
+        raise EnvironmentFailure(str(e)) from None
     except ValueError as e:  # an in-memory SQLite URL
         raise UsageError(str(e)) from None
     serve(args.host, args.port, args.workers, data=args.data, db_url=db_url, pool_size=args.pool)

@@ -48,6 +48,10 @@ _PASSWORD_IN_NETLOC = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*?:)([^/?#
 _PASSWORD_IN_QUERY = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
+class DatabaseURLError(DatabaseError):
+    """A database URL that is malformed or names no supported engine (the caller's mistake)."""
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password shown as ``***`` (``mysql://root:***@host/db``);
     works on URLs too malformed to connect to."""
@@ -83,7 +87,7 @@ def connect(url: str, *, create: bool = False) -> Connection:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as e:
-        raise DatabaseError(f"bad database URL {shown}: {e}") from None
+        raise DatabaseURLError(f"bad database URL {shown}: {e}") from None
     scheme = parts.scheme.split("+")[0]
     if scheme == "sqlite":
         return _connect_sqlite(url, shown, create)
@@ -110,12 +114,12 @@ def connect(url: str, *, create: bool = False) -> Connection:
             )
         except (pymysql.Error, OSError, ValueError) as e:
             raise DatabaseError(f"cannot connect to {shown}: {_one_line(e, password, parts.password)}") from None
-    raise DatabaseError(f"unsupported database URL {shown}: use sqlite:///PATH, postgresql://... or mysql://...")
+    raise DatabaseURLError(f"unsupported database URL {shown}: use sqlite:///PATH, postgresql://... or mysql://...")
 
 
 def _connect_sqlite(url: str, shown: str, create: bool) -> Connection:
     if "://" not in url:
-        raise DatabaseError(f"bad SQLite URL {shown}: use sqlite:///relative.db or sqlite:////absolute.db")
+        raise DatabaseURLError(f"bad SQLite URL {shown}: use sqlite:///relative.db or sqlite:////absolute.db")
     path = url.split("://", 1)[1]
     path = path[1:] if path.startswith("/") else path
     if not path or path == ":memory:":

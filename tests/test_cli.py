@@ -170,4 +170,5 @@ def test_usage_errors_exit_2_and_a_query_may_start_with_a_dash(capsys: pytest.Ca
 def test_a_database_without_the_schema_is_an_error_not_a_traceback(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "query", "", "--db", f"sqlite:///{tmp_path}/empty.db")
-    assert code == 1 and "database error" in err and "no such table" in err
+    assert code == 1 and "no imgfilter catalog" in err and "imgfilter load" in err
+    assert not (tmp_path / "empty.db").exists()  # reading never creates the file

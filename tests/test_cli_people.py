@@ -398,7 +398,7 @@ def test_bad_urls_are_usage_errors_in_one_line(url: str) -> None:
 
 
 def test_loads_last_line_hides_the_password(capsys: Capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(cli, "_connect", lambda url: sqlite3.connect(":memory:"))
+    monkeypatch.setattr(cli, "_connect", lambda url, create=False: sqlite3.connect(":memory:"))
     data = tmp_path / "images.json"
     data.write_text(json.dumps(RECORDS))
     code, _, err = run(capsys, "load", str(data), "--db", "mysql://root:s3cret%40pw@db.example.com/images")
@@ -421,4 +421,4 @@ def test_a_postgresql_error_is_one_line(capsys: Capsys) -> None:
     url += ("&" if "?" in url else "?") + "options=-csearch_path%3Dimgfilter_cli_no_such_schema"
     code, _, err = run(capsys, "query", "--db", url, "limit=1")
     assert code == 1 and one_line(err), err
-    assert 'relation "images" does not exist' in err and "imgfilter load" in err and "LINE 1" not in err
+    assert "no imgfilter catalog" in err and "imgfilter load" in err and "LINE 1" not in err
