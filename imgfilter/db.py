@@ -404,12 +404,16 @@ def _id(value: Any) -> str:
 
 def bundled_sqlite_path() -> Path:
     """The bundled catalog as an SQLite file in the user's cache, built on first use."""
-    from .catalog import bundled, generate
+    from .catalog import bundled
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imgfilter"
-    # named by content: a changed generator or schema never reuses a stale file
-    digest = hashlib.sha256(json.dumps(generate()).encode())
-    digest.update("\n".join(create_statements(get_dialect("sqlite"))).encode())
+    # named by content, the rows as stored and the schema: a changed generator,
+    # validation, wire form or schema never reuses a stale file
+    d = get_dialect("sqlite")
+    catalog = bundled()
+    digest = hashlib.sha256("\n".join(create_statements(d)).encode())
+    for table, row in _rows(d, catalog.images, DEFAULT_SCHEMA):
+        digest.update(repr((table, row)).encode())
     path = cache / f"catalog-{digest.hexdigest()[:16]}.sqlite3"
     if path.exists():
         return path
@@ -419,7 +423,7 @@ def bundled_sqlite_path() -> Path:
     try:
         conn = sqlite3.connect(tmp)
         try:
-            load_catalog(conn, bundled())
+            load_catalog(conn, catalog)
         finally:
             conn.close()
         os.replace(tmp, path)  # atomic: a concurrent first use sees a whole file or none

@@ -75,12 +75,15 @@ class Schema:
 
     def indexes(self) -> list[tuple[str, str, list[str]]]:
         """(name, table, columns) of each index: keyset pages walk (sort column,
-        id); tags and members are probed per image."""
+        id); tags, members and properties are probed per image (their primary
+        keys) or looked up by key, member or name, so that a rare tag or flag can
+        drive the plan."""
         id_col = self.column("id")
         out = [(index_name(f"{self.images}_{self.column(key)}_id"), self.images, [self.column(key), id_col])
                for key in P.SORT_KEYS if key != "id"]
         out.append((index_name(f"{self.tags}_kv"), self.tags, ["tag_key", "tag_value", "image_id"]))
         out.append((index_name(f"{self.members}_m"), self.members, ["member_id", "status", "image_id"]))
+        out.append((index_name(f"{self.properties}_n"), self.properties, ["name", "is_true", "image_id"]))
         return out
 
 

@@ -14,6 +14,7 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, QueryError, db
+from imgfilter import params as P
 from imgfilter.dialects import DIALECTS
 from imgfilter.records import Catalog
 from imgfilter.schema import Schema, create_statements
@@ -232,8 +233,8 @@ def test_long_table_names_get_every_index(engine: str) -> None:
         db.load_catalog(conn, catalog, schema=schema)
         db.load_catalog(conn, Catalog.from_records([rec(3)]), schema=schema)  # again: the indexes exist
         wanted = schema.indexes()
-        assert len(wanted) == 8 and all(len(name) <= 63 for name, _, _ in wanted)
-        for table in (schema.images, schema.tags, schema.members):
+        assert len(wanted) == len(P.SORT_KEYS) + 2 and all(len(name) <= 63 for name, _, _ in wanted)
+        for table in (schema.images, schema.tags, schema.members, schema.properties):
             assert {n for n, t, _ in wanted if t == table} <= index_names(engine, conn, table)
         assert db.run(conn, "sort_key=name&sort_dir=asc", schema=schema).ids == \
             imgfilter.run("sort_key=name&sort_dir=asc", Catalog.from_records([*PUBLIC, rec(3)])).ids
