@@ -21,7 +21,7 @@ from _timing import median_seconds
 import imgfilter
 from imgfilter.catalog import generate
 from imgfilter.memory import compile_query, sort_key
-from imgfilter.records import Catalog, Image
+from imgfilter.records import Catalog, Image, freeze
 
 SIX = ("__os_type=Linux&protected=false&min_ram=0&tag=env"
        "&created_at=gte:2018-01-01T00:00:00Z&updated_at=neq:2020-01-01T00:00:00Z")
@@ -43,7 +43,8 @@ def build(n: int) -> list[Image]:
     for i in range(n):
         img = base[i % len(base)]
         new_id = str(uuid.UUID(int=i))
-        out.append(dataclasses.replace(img, id=new_id, wire={**img.wire, "id": new_id}, raw={**img.raw, "id": new_id}))
+        out.append(dataclasses.replace(img, id=new_id, response=freeze({**img.wire, "id": new_id}),
+                                       raw={**img.raw, "id": new_id}))
     return out
 
 

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any
 
 from dateutil.parser import isoparse
@@ -51,9 +52,10 @@ class RecordError(ValueError):
 @dataclass(frozen=True, slots=True, eq=False)
 class Image:
     """One normalized record.  ``values`` has every typed field (None when
-    missing or null; ``architecture`` always set, semantics §2); ``wire`` is
-    the image as a response shows it (semantics §8); ``raw`` is the record as
-    it was given."""
+    missing or null; ``architecture`` always set, semantics §2); ``response``
+    is the image as a response shows it (semantics §8), frozen, so that no page
+    handed to one caller can change what the next one sees (``wire`` gives a
+    fresh, mutable copy); ``raw`` is the record as it was given."""
 
     id: str
     values: Mapping[str, Any]
@@ -62,8 +64,32 @@ class Image:
     members: Mapping[str, str]
     props: Mapping[str, str]  # other scalar fields as text (the `property` policy)
     flags: frozenset[str]  # other fields that hold true (the open __support_* family)
-    wire: Mapping[str, Any] = field(repr=False)
+    response: Mapping[str, Any] = field(repr=False)
     raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The response form as a new ``dict`` (lists for arrays) of the caller's own."""
+        out: dict[str, Any] = thaw(self.response)
+        return out
+
+
+def freeze(value: Any) -> Any:
+    """A JSON value no one can change: objects as read-only mappings, arrays as tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A fresh, mutable copy of a frozen JSON value (dicts and lists)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -254,7 +280,7 @@ def normalize(record: Any, position: str) -> Image:
         if _bool(value) is True:
             flags.add(key)
     return Image(image_id, values, frozenset(tags), frozenset(k for k, _ in tags), members, props,
-                 frozenset(flags), wire, record)
+                 frozenset(flags), freeze(wire), record)
 
 
 def architecture(field_value: str | None, support_arm: Any) -> str:

@@ -22,6 +22,7 @@ class Page:
 
     def to_response(self) -> dict[str, Any]:
         """The HTTP response body, as IMS sends it:
-        ``{"images": [...], "page_info": {"next_marker": ...}}``.  Each image
-        is a new dict: changing the body never changes a catalog."""
-        return {"images": [dict(img) for img in self.images], "page_info": {"next_marker": self.next_marker}}
+        ``{"images": [...], "page_info": {"next_marker": ...}}``.  The images are
+        this page's own (every target builds them anew for each page), so
+        changing a body never changes a catalog or another caller's page."""
+        return {"images": list(self.images), "page_info": {"next_marker": self.next_marker}}

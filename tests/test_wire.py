@@ -90,6 +90,25 @@ def test_changing_a_response_body_does_not_change_the_catalog() -> None:
     assert "members" not in imgfilter.run(f"id={uid(1)}", cat).images[0]
 
 
+def test_one_callers_page_never_changes_the_next_callers(target: Target) -> None:
+    """Nested values and the page's own images too: a service that annotates a
+    page for one tenant must not show it to the next (nor make a response
+    disagree with the filters)."""
+    first = target(f"id={uid(1)}", None, None)
+    first.images[0]["name"] = "changed"  # type: ignore[index]
+    first.images[0]["tags"].append("leaked")
+    body = first.to_response()
+    body["images"][0]["tags"].append("leaked too")
+    again = target(f"id={uid(1)}", None, None)
+    assert again.images[0]["name"] == "CentOS 7.3 64bit" and "leaked" not in again.images[0]["tags"]
+    assert target("tag=leaked", None, None).ids == []
+    cat = Catalog.from_records(RECORDS)
+    cat.by_id[uid(1)].wire["tags"].append("leaked")  # `wire` is a copy of the caller's own
+    assert "leaked" not in cat.by_id[uid(1)].wire["tags"]
+    with pytest.raises(TypeError):
+        cat.by_id[uid(1)].response["name"] = "changed"  # type: ignore[index]
+
+
 def test_bundled_catalog_is_served_in_wire_form() -> None:
     """The issue's check: `imgfilter query 'sort_key=name' --project P` shows no
     members and only wire-form values, for every image of the bundled catalog."""
