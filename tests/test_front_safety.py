@@ -3,7 +3,9 @@ page requests reusing the check (issue 14)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import sys
 import tracemalloc
 from typing import Any
 
@@ -22,6 +24,8 @@ from imgfilter.sql import compile_sql
 from .fixtures import RECORDS
 
 M = "bc6bed6e-ba3a-4447-afcc-449174a3eb52"  # no such image in RECORDS
+check_module = sys.modules["imgfilter.check"]
+PARSE = check_module.parse
 IGNORE = Options(unknown="ignore")
 
 
@@ -93,24 +97,51 @@ def seen_by_caller(checker: Any, query: str, options: Options) -> Any:
     return ("ok", q, q.source, q.to_json(), q.marker_span, [w.span for w in q.warnings])
 
 
+class CountingParse:
+    """Stands in for the checker's parser and counts whole parses."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return PARSE(*args, **kwargs)
+
+
+def _same_lengths(page: str) -> str:
+    """``page`` with every value replaced by one of the same length: a query whose
+    template is the one ``page`` must reuse."""
+    return "&".join(f"{k}={'7' * len(v)}" for k, _, v in (pair.partition("=") for pair in page.split("&")))
+
+
 @pytest.mark.parametrize("page", [
     f"marker={M.upper()}&limit=7", "marker=nope&limit=7", "marker=%zz&limit=7", f"marker={M}&limit=x",
     f"marker={M}&limit=99999", "marker=\x00&limit=1", "marker=\udcff&limit=1", f"marker={M}x&limit=1",
 ])
-def test_a_page_request_is_checked_as_a_whole_check_would(page: str) -> None:
+def test_a_page_request_is_checked_as_a_whole_check_would(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
     opts = Options(max_limit=50, unknown="ignore")
     base = "name=&created_at=2018-10-28T10:00:00Z&tag=env&zz=1&{page}&sort_key=name"
-    imgfilter.check(base.format(page=f"marker={M}&limit=3"), opts)  # the template
+    with contextlib.suppress(QueryError):
+        imgfilter.check(base.format(page=_same_lengths(page)), opts)  # the template, values of the same lengths
     query = base.format(page=page)
-    assert seen_by_caller(imgfilter.check, query, opts) == seen_by_caller(check_uncached, query, opts)
+    parses = CountingParse()
+    monkeypatch.setattr(check_module, "parse", parses)
+    seen = seen_by_caller(imgfilter.check, query, opts)
+    # every page that is text UTF-8 can carry comes from the template: no whole parse
+    assert parses.calls == (1 if "\udcff" in query else 0)
+    monkeypatch.undo()
+    assert seen == seen_by_caller(check_uncached, query, opts)
 
 
-def test_a_marker_walk_reuses_the_template() -> None:
+def test_a_marker_walk_reuses_the_template(monkeypatch: pytest.MonkeyPatch) -> None:
     configure_caches(page_templates=16)
     imgfilter.check(f"status=active&marker={M}")
-    assert cache_sizes()["page_templates"][0] == 1
+    parses = CountingParse()
+    monkeypatch.setattr(check_module, "parse", parses)
     q = imgfilter.check(f"status=active&marker={M.replace('b', 'c')}")
-    assert q.marker == M.replace("b", "c") and cache_sizes()["page_templates"][0] == 1
+    assert q.marker == M.replace("b", "c") and parses.calls == 0
+    imgfilter.check(f"status=killed&marker={M.replace('b', 'd')}")  # other filters: another template
+    assert parses.calls == 1
 
 
 # ---- 8.5: floods are refused before parsing ---------------------------------------
