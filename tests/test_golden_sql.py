@@ -98,4 +98,4 @@ def test_golden_cases_cover_every_filter_node(dialect: str) -> None:
     from imgfilter.ast import Filter
 
     seen = {type(f) for query, _ in CASES for f in imgfilter.check(query, OPTIONS).filters}
-    assert seen == set(Filter.__args__)  # type: ignore[attr-defined]
+    assert seen == set(Filter.__args__)
