@@ -92,7 +92,7 @@ TRUSTED_HEADERS = ("X-Project-Id", "X-Roles")
 def _one(request: Request, name: str) -> str | None:
     values = request.header(name)
     if len(values) > 1:
-        raise Unauthenticated(f"{name} is given {len(values)} times; the caller must be one project")
+        raise Unauthenticated(f"{name} is given {len(values)} times; the proxy must set it once")
     return values[0].strip() if values else None
 
 
