@@ -76,12 +76,14 @@ def dialect_of(conn: Connection) -> Dialect:
     raise DatabaseError(f"unsupported driver {module!r}: use sqlite3, psycopg or pymysql")
 
 
-def connect(url: str, *, create: bool = False) -> Connection:
+def connect(url: str, *, create: bool = False, readonly: bool = False) -> Connection:
     """Open ``sqlite:///path.db``, ``postgresql://...`` or ``mysql://...``.
 
     A SQLite file must exist unless ``create`` (for loading): reading never
-    creates one.  Every failure is a one-line ``DatabaseError`` that shows the
-    URL with its password masked."""
+    creates one.  ``readonly`` opens a SQLite file read-only, usable from any
+    thread one at a time (a server's pool); other engines ignore it.  Every
+    failure is a one-line ``DatabaseError`` that shows the URL with its
+    password masked."""
     shown = redact_url(url)
     try:
         parts = urlsplit(url)
@@ -90,7 +92,7 @@ def connect(url: str, *, create: bool = False) -> Connection:
         raise DatabaseURLError(f"bad database URL {shown}: {e}") from None
     scheme = parts.scheme.split("+")[0]
     if scheme == "sqlite":
-        return _connect_sqlite(url, shown, create)
+        return _connect_sqlite(url, shown, create, readonly)
     if scheme in ("postgresql", "postgres"):
         try:
             import psycopg
@@ -117,7 +119,7 @@ def connect(url: str, *, create: bool = False) -> Connection:
     raise DatabaseURLError(f"unsupported database URL {shown}: use sqlite:///PATH, postgresql://... or mysql://...")
 
 
-def _connect_sqlite(url: str, shown: str, create: bool) -> Connection:
+def _connect_sqlite(url: str, shown: str, create: bool, readonly: bool = False) -> Connection:
     if "://" not in url:
         raise DatabaseURLError(f"bad SQLite URL {shown}: use sqlite:///relative.db or sqlite:////absolute.db")
     path = url.split("://", 1)[1]
@@ -129,6 +131,8 @@ def _connect_sqlite(url: str, shown: str, create: bool) -> Connection:
     try:
         if create:
             return sqlite3.connect(path)
+        if readonly:
+            return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False)
         # read-write, never create: a mistyped path must not leave an empty file behind
         return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True)
     except sqlite3.Error as e:

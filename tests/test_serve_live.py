@@ -277,7 +277,7 @@ def test_imgfilter_serve_says_what_is_wrong(tmp_path: Path) -> None:
                         "--port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "imgfilter load" in r.stderr and "Traceback" not in r.stderr
     missing = tmp_path / "missing.db"
-    for args, code, says in [(["--db", f"sqlite:///{missing}"], 1, "unable to open"),
+    for args, code, says in [(["--db", f"sqlite:///{missing}"], 1, "no such file"),
                              (["--db", "sqlite://"], 2, "must be a file"),
                              (["--db", "postgresql://u:s3cret@127.0.0.1:1/x"], 1, "cannot connect"),
                              (["--workers", "0"], 2, "at least 1")]:

@@ -14,8 +14,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from .. import params as P
 from ..check import Options, check
@@ -29,6 +30,8 @@ OPENAPI_PATH = "/openapi.json"
 ALLOWED = "GET"
 # the longest request target (path and query) answered; longer is 414 (nginx's and Apache's default is ~8 KB)
 MAX_URL_LENGTH = 8192
+# seconds a request waits for a database connection (the pool) or a thread (the ASGI app) before a 503
+WAIT_TIMEOUT = 5.0
 # the service preset: pages of 25 unless asked, at most 1,000 (Glance's defaults), bounded query length and caches
 SERVICE_OPTIONS = Options.for_service()
 JSON = "application/json"
@@ -79,14 +82,29 @@ class Unauthenticated(Exception):
 
 
 Resolver = Callable[[Request], Context]
-_PROJECT_ID = re.compile(P.PROJECT_CHARS + "{1,64}")
+_OWNER = P.PARAMS["owner"]
+# a project id is what the `owner` parameter accepts: one rule, here and in the OpenAPI description
+PROJECT_ID_PATTERN = f"{_OWNER.pattern}{{{_OWNER.min_len},{_OWNER.max_len}}}"
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+TRUSTED_HEADERS = ("X-Project-Id", "X-Roles")
 
 
 def _one(request: Request, name: str) -> str | None:
     values = request.header(name)
     if len(values) > 1:
-        raise Unauthenticated(f"{name} is given {len(values)} times; the caller must be one project")
+        raise Unauthenticated(f"{name} is given {len(values)} times; the proxy must set it once")
     return values[0].strip() if values else None
+
+
+def _no_smuggled_spellings(request: Request) -> None:
+    """Refuse ``X_Roles``/``x_project_id``: a proxy that strips ``X-Roles`` may let
+    them through, and a WSGI server reads them as ``X-Roles`` (``HTTP_X_ROLES``).
+    Only visible where the server keeps raw names (ASGI); WSGI cannot tell."""
+    for name, _ in request.headers:
+        for trusted in TRUSTED_HEADERS:
+            if name != trusted.lower() and name.replace("_", "-") == trusted.lower():
+                raise Unauthenticated(f"a header {_escape(name, 64)} is not {trusted}: refused, "
+                                      "as a proxy may not have removed it")
 
 
 def openstack_caller(request: Request) -> Context:
@@ -94,11 +112,12 @@ def openstack_caller(request: Request) -> Context:
     an API gateway) states it: ``X-Project-Id``, and ``X-Roles`` (comma-separated;
     ``admin`` makes an administrator).  Only safe behind such a proxy, which sets
     these headers after validating the token and drops any the client sent."""
+    _no_smuggled_spellings(request)
     project = _one(request, "X-Project-Id")
     if not project:
         raise Unauthenticated("X-Project-Id is missing: the request was not authenticated")
     if not _PROJECT_ID.fullmatch(project):
-        raise Unauthenticated("X-Project-Id is not a project id (1 to 64 characters of [0-9A-Za-z_-])")
+        raise Unauthenticated(f"X-Project-Id is not a project id ({_OWNER.domain})")
     roles = _one(request, "X-Roles") or ""
     admin = "admin" in {r.strip().lower() for r in roles.split(",")}
     return Context(project_id=project, is_admin=admin)
@@ -121,12 +140,19 @@ class Unavailable(Exception):
     """The source cannot answer now (HTTP 503): a database that is down, a pool that stays busy."""
 
 
+_DRIVERS = ("sqlite3", "_sqlite3", "psycopg", "pymysql")
+_UNREACHABLE = ("OperationalError", "InterfaceError")  # DB-API's classes for a database that cannot answer
+
+
 def is_driver_error(e: BaseException) -> bool:
-    """An exception of a database driver (sqlite3, psycopg, PyMySQL) or of imgfilter.db."""
+    """A database that cannot answer now (a 503): a connection-level failure of a
+    driver (sqlite3, psycopg, PyMySQL: ``OperationalError``, ``InterfaceError``
+    and their subclasses), imgfilter.db's ``DatabaseError`` or the pool's
+    ``Unavailable``.  A driver's programming or data error is a bug (a 500)."""
     from ..db import DatabaseError
 
-    return isinstance(e, DatabaseError | Unavailable) or \
-        type(e).__module__.split(".")[0] in ("sqlite3", "_sqlite3", "psycopg", "pymysql")
+    return isinstance(e, DatabaseError | Unavailable) or any(
+        c.__name__ in _UNREACHABLE and c.__module__.split(".")[0] in _DRIVERS for c in type(e).__mro__)
 
 
 # ---- the service -------------------------------------------------------------------------------------
@@ -136,8 +162,17 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-# codes of the errors of the HTTP layer itself (the query's errors carry IMS codes, IMG.xxxx)
-HTTP_CODES = {401: "HTTP.401", 404: "HTTP.404", 405: "HTTP.405", 414: "HTTP.414", 500: "HTTP.500", 503: "HTTP.503"}
+def http_code(status: int) -> str:
+    """The code of an error of the HTTP layer itself (``HTTP.503``); the query's errors carry IMS codes (IMG.xxxx)."""
+    return f"HTTP.{status}"
+
+
+def reason(status: int) -> str:
+    """The status line's reason phrase (``Service Unavailable``)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -157,7 +192,8 @@ class Service:
     def __post_init__(self) -> None:
         from .openapi import openapi
 
-        object.__setattr__(self, "_openapi", json.dumps(openapi(self.options), separators=(",", ":")).encode())
+        document = openapi(self.options, max_url_length=self.max_url_length)
+        object.__setattr__(self, "_openapi", json.dumps(document, separators=(",", ":")).encode())
 
     def handle(self, request: Request) -> Response:
         """Answer one request, and write its access-log line.  Never raises."""
@@ -168,7 +204,17 @@ class Service:
             status, body, extra, caller = self._answer(request)
         except Exception:
             error_log.exception("request %s failed", request_id)
-            status, body, extra = 500, error_body(HTTP_CODES[500], "internal error"), ()
+            status, body, extra = 500, error_body(http_code(500), "internal error"), ()
+        return self._respond(request, start, request_id, status, body, extra, caller)
+
+    def busy(self, request: Request, waited: float) -> Response:
+        """The 503 of a request that waited ``waited`` seconds for a thread (the ASGI app's admission)."""
+        body = error_body(http_code(503), f"the service is busy: no worker free within {waited:g} s; retry later")
+        return self._respond(request, time.perf_counter() - waited, "req-" + str(uuid.uuid4()), 503, body,
+                             (("retry-after", "1"),), None)
+
+    def _respond(self, request: Request, start: float, request_id: str, status: int, body: Any,
+                 extra: tuple[tuple[str, str], ...], caller: Context | None) -> Response:
         if isinstance(body, bytes):
             data = body
         else:
@@ -180,13 +226,13 @@ class Service:
 
     def _answer(self, request: Request) -> tuple[int, Any, tuple[tuple[str, str], ...], Context | None]:
         if len(request.path) + 1 + len(request.query) > self.max_url_length:
-            return 414, error_body(HTTP_CODES[414], f"the URL is longer than {self.max_url_length} characters"), \
+            return 414, error_body(http_code(414), f"the URL is longer than {self.max_url_length} characters"), \
                 (), None
         route = {IMAGES_PATH: self._images, HEALTH_PATH: self._health, OPENAPI_PATH: self._spec}.get(request.path)
         if route is None:
-            return 404, error_body(HTTP_CODES[404], "no such resource: the endpoint is GET " + IMAGES_PATH), (), None
+            return 404, error_body(http_code(404), "no such resource: the endpoint is GET " + IMAGES_PATH), (), None
         if request.method != "GET":
-            return 405, error_body(HTTP_CODES[405], f"method {_escape(request.method, 16)} is not allowed: use GET"), \
+            return 405, error_body(http_code(405), f"method {_escape(request.method, 16)} is not allowed: use GET"), \
                 (("allow", ALLOWED),), None
         return route(request)
 
@@ -194,7 +240,7 @@ class Service:
         try:
             caller = self.resolver(request)
         except Unauthenticated as e:
-            return 401, error_body(HTTP_CODES[401], str(e)), (), None
+            return 401, error_body(http_code(401), str(e)), (), None
         try:
             page = self.source.page(check(request.query, self.options), caller)
         except QueryError as e:
@@ -204,7 +250,7 @@ class Service:
                 raise
             error_log.warning("database unavailable: %s", _escape(str(e).splitlines()[0] if str(e) else
                                                                  type(e).__name__, 300))
-            return 503, error_body(HTTP_CODES[503], "the image database is unavailable; retry later"), \
+            return 503, error_body(http_code(503), "the image database is unavailable; retry later"), \
                 (("retry-after", "1"),), caller
         return 200, page.to_response(), (), caller
 
@@ -243,16 +289,17 @@ def _esc(c: str) -> str:
 
 
 def loggable_query(query: str) -> str:
-    """The query with the value of every parameter imgfilter does not know hidden
-    (``token=***``): a client may put a secret where a parameter should be."""
+    """The query with every pair whose (decoded) name is not a parameter imgfilter
+    knows shown as ``***``, value and name: a client may put a secret where a
+    parameter should be (``token=...``, a bare ``eyJhbGciOi...``, ``token%3D...``)."""
     parts = []
     for pair in query.split("&"):
-        name, eq, _ = pair.partition("=")
+        name = pair.partition("=")[0]
         try:
-            known = P.lookup(unquote(name)) is not None
+            known = P.lookup(unquote_plus(name)) is not None
         except Exception:
             known = False
-        parts.append(pair if known or not eq else f"{name}=***")
+        parts.append(pair if known or not pair else "***")
     return "&".join(parts)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from .. import __version__
 from .. import params as P
 from ..check import Options
-from .http import HEALTH_PATH, HTTP_CODES, IMAGES_PATH, MAX_URL_LENGTH
+from .http import HEALTH_PATH, IMAGES_PATH, MAX_URL_LENGTH, PROJECT_ID_PATTERN, http_code
 
 K = P.Kind
 _UUID = P.UUID_RE.pattern
@@ -84,8 +84,9 @@ def _error(status: int, description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def openapi(options: Options | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of ``GET /v2/cloudimages`` (and ``/healthz``)."""
+def openapi(options: Options | None = None, *, max_url_length: int = MAX_URL_LENGTH) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of ``GET /v2/cloudimages`` (and ``/healthz``) of a
+    service with these ``options`` and ``max_url_length``."""
     limit = ""
     if options is not None and (options.default_limit is not None or options.max_limit is not None):
         limit = (f" This service pages by {options.default_limit or 'all'} images by default and at most "
@@ -93,7 +94,7 @@ def openapi(options: Options | None = None) -> dict[str, Any]:
     family = P.SUPPORT_FAMILY
     parameters = [
         {"name": "X-Project-Id", "in": "header", "required": True, "schema": {
-            "type": "string", "pattern": _anchored(P.PROJECT_CHARS + "{1,64}")},
+            "type": "string", "pattern": _anchored(PROJECT_ID_PATTERN)},
          "description": "The caller's project, set by the authenticating proxy in front of the service."},
         {"name": "X-Roles", "in": "header", "required": False, "schema": {"type": "string"},
          "description": "The caller's roles, comma-separated, set by the proxy; `admin` sees every image."},
@@ -119,12 +120,12 @@ def openapi(options: Options | None = None) -> dict[str, Any]:
                     "200": {"description": "A page of images.", "headers": ok_headers, "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/ListImagesResponse"}}}},
                     "400": _error(400, "The query is wrong: every error, each with its IMS code (IMG.xxxx)."),
-                    "401": _error(401, f"No caller identity (X-Project-Id): code {HTTP_CODES[401]}."),
+                    "401": _error(401, f"No caller identity (X-Project-Id): code {http_code(401)}."),
                     "403": _error(403, "Not allowed for this caller: IMG.0026."),
-                    "405": _error(405, f"Only GET: code {HTTP_CODES[405]}, with an Allow header."),
-                    "414": _error(414, f"The URL is longer than {MAX_URL_LENGTH} characters: {HTTP_CODES[414]}."),
-                    "500": _error(500, f"A bug: {HTTP_CODES[500]}, no details."),
-                    "503": _error(503, f"The image database is unavailable: {HTTP_CODES[503]}; retry."),
+                    "405": _error(405, f"Only GET: code {http_code(405)}, with an Allow header."),
+                    "414": _error(414, f"The URL is longer than {max_url_length} characters: {http_code(414)}."),
+                    "500": _error(500, f"A bug: {http_code(500)}, no details."),
+                    "503": _error(503, f"The image database is unavailable: {http_code(503)}; retry."),
                 },
             }},
             HEALTH_PATH: {"get": {

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .. import db
 from ..ast import CheckedQuery
@@ -18,7 +16,7 @@ from ..memory import run
 from ..records import Catalog
 from ..result import Page
 from ..schema import DEFAULT_SCHEMA, Schema
-from .http import Unavailable
+from .http import WAIT_TIMEOUT, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +48,7 @@ class Pool:
     database error, or whose rollback fails, is closed and forgotten, so the
     next request opens a new one."""
 
-    def __init__(self, connect: Connect, size: int = 8, timeout: float = 5.0) -> None:
+    def __init__(self, connect: Connect, size: int = 8, timeout: float = WAIT_TIMEOUT) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one connection")
         self._connect = connect
@@ -135,25 +133,20 @@ def _close_quietly(conn: Any) -> None:
 
 
 def connector(url: str) -> Connect:
-    """How to open a connection to ``url`` for the pool.  SQLite files are opened
-    read-only (a wrong path is an error, not a new empty database) and usable
-    from any thread (the pool never lets two use one at once)."""
+    """How to open a connection to ``url`` for the pool (``db.connect``).  SQLite
+    files are opened read-only (a wrong path is an error, not a new empty
+    database) and usable from any thread (the pool never lets two use one at once)."""
     scheme = urlsplit(url).scheme.split("+")[0]
-    if scheme == "sqlite":
-        path = url.split("://", 1)[1]
-        path = path[1:] if path.startswith("/") else path
-        if not path or path == ":memory:":
-            raise ValueError("an SQLite database for the service must be a file (sqlite:///PATH)")
-        uri = f"file:{quote(path)}?mode=ro"
-        return lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    if scheme == "sqlite" and url.partition("://")[2].lstrip("/") in ("", ":memory:"):
+        raise ValueError("an SQLite database for the service must be a file (sqlite:///PATH)")
     if scheme in ("postgresql", "postgres"):
         url = with_connect_timeout(url)
 
     def connect() -> Any:
         try:
-            return db.connect(url)
-        except db.DatabaseError as e:  # its message names the URL: never a password in a log
-            raise Unavailable(hide_password(url, str(e))) from None
+            return db.connect(url, readonly=True)
+        except db.DatabaseError as e:  # its message shows the URL with the password masked
+            raise Unavailable(str(e)) from None
 
     return connect
 
@@ -168,23 +161,10 @@ def with_connect_timeout(url: str) -> str:
     return url + ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
 
 
-def hide_password(url: str, text: str) -> str:
-    """``text`` with the password of ``url`` (as written, and decoded) shown as ***."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    text = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", text)
-    for secret in {password, unquote(password or "")} - {None, ""}:
-        assert secret is not None
-        text = text.replace(secret, "***")
-    return text
-
-
 class DatabaseSource:
     """A database loaded with ``imgfilter load`` (or ``db.load_catalog``), through a pool."""
 
-    def __init__(self, connect: Connect | str, *, pool_size: int = 8, timeout: float = 5.0,
+    def __init__(self, connect: Connect | str, *, pool_size: int = 8, timeout: float = WAIT_TIMEOUT,
                  schema: Schema = DEFAULT_SCHEMA) -> None:
         self.pool = Pool(connector(connect) if isinstance(connect, str) else connect, pool_size, timeout)
         self.schema = schema
