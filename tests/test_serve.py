@@ -263,7 +263,7 @@ def test_a_database_password_never_reaches_the_log(caplog: pytest.LogCaptureFixt
 
 
 def test_with_connect_timeout_adds_libpqs_connect_timeout_unless_the_url_sets_one() -> None:
-    """The URL helper only; a real connect that is never answered: test_servefix.py."""
+    """The URL helper only; a real connect that is never answered: test_serve_hardening.py."""
     from imgfilter.serve.sources import with_connect_timeout
 
     assert with_connect_timeout("postgresql://u@h/db") == "postgresql://u@h/db?connect_timeout=5"
