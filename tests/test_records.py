@@ -315,3 +315,127 @@ def test_document_errors_say_where(text: str, position: str, message: str) -> No
     with pytest.raises(RecordError) as info:
         load(io.StringIO(text))
     assert (info.value.position, info.value.message) == (position, message)
+
+
+# ---- what a mutation run of records.py found untested ------------------------------------
+
+
+def test_time_range_bounds_are_inclusive() -> None:
+    cat = Catalog.from_records([{"id": uid(1), "created_at": "1000-01-01T00:00:00Z",
+                                 "updated_at": "9999-12-31T23:59:59.999999Z"}])
+    assert cat.images[0].values["created_at"] == dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
+    assert cat.images[0].values["updated_at"] == dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+    e = _error({"id": uid(1), "created_at": "0999-12-31T23:59:59Z"})
+    assert e.message == ("'0999-12-31T23:59:59Z' is not an ISO 8601 time (outside the years 1000 to 9999 (UTC) "
+                         "that every database stores)")
+
+
+def test_a_time_without_offset_is_utc_whatever_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "CST-8")  # POSIX form: UTC+8, no zone database needed
+    time.tzset()
+    try:
+        img = Catalog.from_records([{"id": uid(1), "created_at": "2019-01-01 00:00:00",
+                                     "updated_at": "2019-01-01T08:00:00+08:00"}]).images[0]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert img.values["created_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
+    assert img.values["created_at"].utcoffset() == dt.timedelta(0)
+    assert img.values["updated_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
+    assert img.wire["created_at"] == img.wire["updated_at"] == "2019-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("name", ["x"], "['x'] is not a string"),
+    ("created_at", 5, "5 is not an ISO 8601 time string"),
+    ("protected", "yes", "'yes' is not a boolean (true/false)"),
+])
+def test_type_errors_say_what_the_value_is(field: str, value: object, message: str) -> None:
+    assert _error({"id": uid(1), field: value}).message == message
+    assert _error({"id": uid(1), "created_at": "yesterday"}).message.startswith(
+        "'yesterday' is not an ISO 8601 time (")
+
+
+def test_unlisted_support_flags_are_written_true_or_false() -> None:
+    img = Catalog.from_records([{"id": uid(1), "__support_foo": False, "__support_bar": "FALSE",
+                                 "__support_baz": True, "__support_text": "maybe"}]).images[0]
+    assert img.wire["__support_foo"] == img.wire["__support_bar"] == "false"
+    assert img.wire["__support_baz"] == "true" and img.wire["__support_text"] == "maybe"
+    assert img.flags == {"__support_baz"}
+
+
+def test_response_only_text_fields_are_not_bounded() -> None:
+    long = "d" * 300  # longer than a typed field may be: only response fields, never indexed
+    img = Catalog.from_records([{"id": uid(1), "__description": long, "checksum": 7}]).images[0]
+    assert img.wire["__description"] == long and img.wire["checksum"] == "7"
+    e = _error({"id": uid(1), "virtual_size": "big"})
+    assert (e.field, e.message) == ("virtual_size", "'big' is not an integer")
+
+
+def test_tag_and_member_errors_name_the_image() -> None:
+    for record in ({"id": uid(3), "tags": ["t" * 256]},
+                   {"id": uid(3), "members": [{"member_id": "p" * 256, "status": "accepted"}]},
+                   {"id": uid(3), "members": [{"member_id": "p", "status": "accepted"}] * 2}):
+        e = _error(record)
+        assert e.image_id == uid(3) and f"(id {uid(3)})" in str(e)
+
+
+def test_json_lines_may_start_with_blank_lines() -> None:
+    text = "\n  \n" + json.dumps(RECORDS[0]) + "\n" + json.dumps(RECORDS[1]) + "\n"
+    assert [img.id for img in load(io.StringIO(text)).images] == [RECORDS[0]["id"], RECORDS[1]["id"]]
+
+
+@pytest.mark.parametrize("junk", ["\x0c", "\u2028", "X", "\x0b"])
+def test_a_line_that_is_not_json_is_an_error_not_blank(junk: str) -> None:
+    with pytest.raises(RecordError) as info:
+        load(io.StringIO(json.dumps(RECORDS[0]) + "\n" + junk + "\n"))
+    assert info.value.position == "line 2" and info.value.message.startswith("not JSON: ")
+
+
+def test_two_arrays_are_not_json_lines() -> None:
+    with pytest.raises(RecordError) as info:
+        load(io.StringIO("[]\n[]\n"))
+    assert (info.value.position, info.value.message) == ("line 2 column 1", "not JSON: Extra data")
+
+
+def test_unusable_json_says_where() -> None:
+    with pytest.raises(RecordError) as info:
+        load(io.StringIO("[" + "9" * 5000 + "]"))
+    assert info.value.position == "document" and info.value.field is None
+    assert info.value.message.startswith("not usable JSON: ")
+    with pytest.raises(RecordError) as info:
+        load(io.StringIO(json.dumps(RECORDS[0]) + "\n" + "[" * 100_000 + "\n"))
+    assert (info.value.position, info.value.image_id, info.value.field) == ("line 2", None, None)
+    assert info.value.message.startswith("not usable JSON: ")
+    with pytest.raises(RecordError) as info:
+        load(io.StringIO('{"images": 3}'))
+    assert (info.value.field, str(info.value)) == ("images", "document: field 'images': must be a list")
+
+
+def test_load_reads_stdin_files_and_a_bom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(RECORDS[:2])))
+    assert len(load("-")) == 2
+    assert len(load(io.StringIO("\ufeff" + json.dumps(RECORDS[:3])))) == 3
+    missing = tmp_path / "missing.json"
+    with pytest.raises(RecordError) as info:
+        load(missing)
+    assert info.value.position == str(missing) and info.value.message.startswith("cannot read: ")
+    with pytest.raises(RecordError) as info:
+        load(str(missing))
+    assert info.value.position == str(missing)
+
+
+def test_nested_errors_give_the_whole_path() -> None:
+    e = _error({"id": uid(1), "custom": ["ok", [1, "a\x00"]]})
+    assert e.message == "[1][1]: the value contains a NUL character, which PostgreSQL cannot store"
+    e = _error({"id": uid(1), "custom": [{"k": [float("inf")]}]})
+    assert e.message == "[0]['k'][0]: inf is not a finite number, which JSON cannot hold"
+
+
+def test_fields_after_a_list_or_object_are_still_properties() -> None:
+    img = Catalog.from_records([{"id": uid(1), "obj": {"a": 1}, "name": "n", "list": [], "later": "x",
+                                 "__support_later": "true"}]).images[0]
+    assert img.props == {"later": "x", "__support_later": "true"}
+    assert img.flags == {"__support_later"}
