@@ -22,3 +22,34 @@ def test_marker_not_found_says_which_marker_and_what_to_do(target: Target, conte
     assert e.message == f"marker: no image {marker} among the images you may see"
     assert e.hint == "pass the next_marker of the previous page, or leave marker out"
     assert query[e.span.start:e.span.end] == f"marker={marker}"
+
+
+@pytest.mark.parametrize("context", [None, Context(is_admin=True)])
+def test_member_status_without_a_caller_project_is_a_clear_error(target: Target, context: Context | None) -> None:
+    query = "visibility=shared&member_status=pending"
+    with pytest.raises(QueryError) as info:
+        target(query, context, None)
+    [e] = info.value.errors
+    assert (e.code, e.param, e.value, e.status) == ("IMG.0001", "member_status", "pending", 400)
+    assert e.message == "member_status: needs the caller's project, and the context names none"
+    assert e.hint == "the embedding service passes Context(project_id=...) (CLI: --project)"
+    assert query[e.span.start:e.span.end] == "member_status=pending"
+
+
+def test_an_ordinary_caller_asking_unregistered_images_gets_403(target: Target) -> None:
+    query = "name=x&__isregistered=false"
+    with pytest.raises(QueryError) as info:
+        target(query, Context(P1), None)
+    [e] = info.value.errors
+    assert (e.code, e.param, e.value, e.status, info.value.status) == ("IMG.0026", "__isregistered", "false", 403, 403)
+    assert e.message == "__isregistered: ordinary users can only query registered images"
+    assert e.hint == "omit __isregistered, or ask true"
+    assert query[e.span.start:e.span.end] == "__isregistered=false"
+
+
+def test_both_context_errors_are_reported_together(target: Target) -> None:
+    with pytest.raises(QueryError) as info:
+        target("visibility=shared&member_status=accepted&__isregistered=false", Context(), None)
+    assert [(e.code, e.param) for e in info.value.errors] == [("IMG.0001", "member_status"),
+                                                             ("IMG.0026", "__isregistered")]
+    assert info.value.status == 403
