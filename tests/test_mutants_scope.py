@@ -34,6 +34,7 @@ def test_member_status_without_a_caller_project_is_a_clear_error(target: Target,
     assert e.message == "member_status: needs the caller's project, and the context names none"
     assert e.hint == "the embedding service passes Context(project_id=...) (CLI: --project)"
     assert query[e.span.start:e.span.end] == "member_status=pending"
+    assert info.value.render().splitlines()[2:4] == [f"  | {query}", "  | " + " " * 18 + "^" * 21]
 
 
 def test_an_ordinary_caller_asking_unregistered_images_gets_403(target: Target) -> None:
