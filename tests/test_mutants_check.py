@@ -1,0 +1,97 @@
+"""What a mutation run of check.py found unasserted: the service preset's
+limits, epoch-number hints, the time-value messages, and the value and span
+each error and filter carries."""
+
+from __future__ import annotations
+
+import pytest
+
+import imgfilter
+from imgfilter import Flavor, Options, QueryError
+
+from .helpers import ok, rejected
+
+
+def test_the_service_preset_limits_length_and_caching() -> None:
+    o = Options.for_service()
+    assert (o.default_limit, o.max_limit, o.max_length, o.max_cached_length) == (25, 1000, 8192, 2048)
+    at_limit = "name=" + "n" * (8192 - 5)
+    assert [d.message for d in rejected(at_limit, o).errors] == ["name: 8187 characters is not 1 to 255 characters"]
+    e = rejected(at_limit + "n", o)
+    assert [d.message for d in e.errors] == ["the query is 8193 characters long; at most 8192 are allowed"]
+
+
+def test_length_and_pair_limits_are_the_callers() -> None:
+    e = rejected("name=abcdefgh", Options(max_length=10))
+    assert e.errors[0].message == "the query is 13 characters long; at most 10 are allowed"
+    assert ok("name=abcde", Options(max_length=10)).filters
+    assert rejected("name=a&status=active&limit=3", Options(max_pairs=2)).errors
+    assert ok("name=a&status=active", Options(max_pairs=2)).filters
+
+
+@pytest.mark.parametrize(("epoch", "fix"), [
+    ("1540720800", "2018-10-28T10:00:00Z"),  # seconds
+    ("1540720800000", "2018-10-28T10:00:00Z"),  # milliseconds
+    ("15407208000", "2458-03-27T04:00:00Z"),  # 11 digits: still seconds
+    ("154072080000", "1974-11-19T05:48:00Z"),  # 12 digits: milliseconds
+])
+def test_an_epoch_number_gets_the_time_it_means(epoch: str, fix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "CST-8")  # the hint is UTC whatever the machine's zone
+    time.tzset()
+    try:
+        e = rejected(f"created_at=gt:{epoch}").errors[0]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert e.message == f"created_at: {epoch!r} is not a time: an epoch number (seconds since 1970)"
+    assert e.hint == f"write created_at=gt:{fix}"
+
+
+def test_a_time_without_operator_is_fixed_with_eq() -> None:
+    e = rejected("updated_at=2018-10-28").errors[0]
+    assert e.message == "updated_at: '2018-10-28' is not a time: a date without a time of day"
+    assert e.hint == "write updated_at=eq:2018-10-28T00:00:00Z (midnight UTC)"
+
+
+def test_operator_messages_list_the_operators() -> None:
+    e = rejected("created_at=>2018-10-28T10:00:00Z").errors[0]
+    assert e.message == "created_at: '>' is not an operator: operators are words (gt, gte, lt, lte, eq, neq)"
+    assert e.hint == "write created_at=gt:2018-10-28T10:00:00Z"
+    e = rejected("created_at=after:2018-10-28T10:00:00Z").errors[0]
+    assert e.message == "created_at: 'after' is not an operator: expected one of gt, gte, lt, lte, eq, neq"
+
+
+def test_a_value_that_is_no_time_gets_the_time_formats() -> None:
+    e = rejected("created_at=1gt:2018-10-28T10:00:00Z").errors[0]
+    assert e.message == ("created_at: '1gt:2018-10-28T10:00:00Z' is not op:time "
+                         "(e.g. created_at=gt:2018-10-28T10:00:00Z)")
+    assert e.hint == ("times are YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339 with an offset "
+                      "(its '+' written %2B)")
+
+
+def test_errors_carry_the_value_as_sent() -> None:
+    e = rejected("id=not-a-uuid&status=activ").errors
+    assert [(d.param, d.value) for d in e] == [("id", "not-a-uuid"), ("status", "activ")]
+    assert e[0].hint == "a UUID looks like bc6bed6e-ba3a-4447-afcc-449174a3eb52"
+
+
+def test_flavor_errors_say_what_is_missing() -> None:
+    e = rejected("flavor_id=s6.large.2").errors[0]
+    assert e.message == "flavor_id: filtering by flavor needs a flavor catalog, and none is configured"
+    assert e.hint == "pass Options(flavors={...}) (CLI: --flavors FILE)"
+    opts = Options(flavors={"s6.large.2": Flavor(8192, 40)})
+    e = rejected("flavor_id=s6.large.3", opts).errors[0]
+    assert e.message == "flavor_id: no flavor 's6.large.3' in the flavor catalog"
+    assert e.hint == "did you mean 's6.large.2'?"
+
+
+def test_filters_point_at_their_pair() -> None:
+    text = "status=active&id=BC6BED6E-BA3A-4447-AFCC-449174A3EB52&flavor_id=s6.large.2"
+    q = imgfilter.check(text, Options(flavors={"s6.large.2": Flavor(8192, 40)}))
+    spans = {type(f).__name__ + ":" + getattr(f, "param", "flavor"): text[f.span.start:f.span.end] for f in q.filters}
+    assert spans["FieldIn:id"] == "id=BC6BED6E-BA3A-4447-AFCC-449174A3EB52"
+    assert spans["FlavorFit:flavor"] == "flavor_id=s6.large.2"
+    with pytest.raises(QueryError):
+        imgfilter.check("flavor_id=s6.large.2")
