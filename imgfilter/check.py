@@ -226,7 +226,7 @@ class _Checker:
     # -- reporting ---------------------------------------------------------------
     def error(self, pair: Pair, param: P.Param | None, message: str, hint: str | None = None,
               span: Span | None = None, code: str | None = None) -> None:
-        name = param.name if param is not None else pair.key
+        name = pair.key  # as sent: a __support_* flag by its own name, not the family's
         self.errors.append(Diagnostic(
             code or (param.code if param is not None else BAD_VALUE),
             f"{name}: {message}", span or pair.value_span, param=pair.key,

@@ -95,3 +95,23 @@ def test_filters_point_at_their_pair() -> None:
     assert spans["FlavorFit:flavor"] == "flavor_id=s6.large.2"
     with pytest.raises(QueryError):
         imgfilter.check("flavor_id=s6.large.2")
+
+
+def test_support_flag_errors_name_the_flag_sent() -> None:
+    e = rejected("__support_a=maybe&__support_b=no").errors
+    assert [d.message for d in e] == ["__support_a: 'maybe' is not true (omit the parameter otherwise)",
+                                      "__support_b: 'no' is not true (omit the parameter otherwise)"]
+
+
+@pytest.mark.parametrize(("query", "message", "hint"), [
+    ("tag=a.b.c", "tag: '.' is not allowed here: expected key=value, key= or key",
+     "tags written 'a.b.c' before the tag upgrade are queried as tag=a=b.c"),
+    ("tag=a=b c", "tag: ' ' is not allowed here: expected key=value, key= or key",
+     "a tag key is letters, digits, '_', '-' or CJK ideographs; a value may also hold '.'"),
+    ("tag=a=b.c=d", "tag: '=' is not allowed here: expected key=value, key= or key",
+     "a tag key is letters, digits, '_', '-' or CJK ideographs; a value may also hold '.'"),
+])
+def test_tag_errors_point_at_the_character_and_say_why(query: str, message: str, hint: str) -> None:
+    e = rejected(query).errors[0]
+    assert (e.message, e.hint) == (message, hint)
+    assert query[e.span.start:e.span.end] == message.split("'")[1]
