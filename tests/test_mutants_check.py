@@ -115,3 +115,14 @@ def test_tag_errors_point_at_the_character_and_say_why(query: str, message: str,
     e = rejected(query).errors[0]
     assert (e.message, e.hint) == (message, hint)
     assert query[e.span.start:e.span.end] == message.split("'")[1]
+
+
+def test_tag_length_errors_point_at_the_key_or_the_value() -> None:
+    key, value = "k" * 37, "v" * 44
+    e = rejected(f"tag={key}=v").errors[0]
+    assert e.message == "tag: the key is 37 characters; at most 36"
+    assert f"tag={key}=v"[e.span.start:e.span.end] == key
+    e = rejected(f"tag=k={value}").errors[0]
+    assert e.message == "tag: the value is 44 characters; at most 43"
+    assert f"tag=k={value}"[e.span.start:e.span.end] == value
+    assert ok(f"tag={'k' * 36}={'v' * 43}").filters
