@@ -126,3 +126,23 @@ def test_tag_length_errors_point_at_the_key_or_the_value() -> None:
     assert e.message == "tag: the value is 44 characters; at most 43"
     assert f"tag=k={value}"[e.span.start:e.span.end] == value
     assert ok(f"tag={'k' * 36}={'v' * 43}").filters
+
+
+def test_a_bad_member_status_gets_a_suggestion() -> None:
+    e = rejected("visibility=shared&member_status=pendng").errors
+    assert [(d.code, d.param, d.value, d.message, d.hint) for d in e] == [
+        ("IMG.0001", "member_status", "pendng", "member_status: 'pendng' is not one of accepted, rejected, pending",
+         "did you mean 'pending'?")]
+
+
+@pytest.mark.parametrize(("query", "hint"), [
+    ("__platform=ORACLE LINUX", "did you mean 'Oracle Linux'?"),  # another case
+    ("__platform=ORACLELINUX", "did you mean 'Oracle Linux'?"),  # the space left out
+    ("__platform=Ubunt", "did you mean 'Ubuntu'?"),  # a near miss
+    ("status=zzzzzz", None),  # nothing near: no hint
+    ("%20LIMIT%20=5", "did you mean 'limit'?"),  # spaces around an unknown name
+    (" limit=5", "the name has a leading space ('+' and %20 are spaces in a query): write 'limit'"),
+    ("created_at>=", "operators go in the value: write created_at=gte:TIME"),
+])
+def test_hints_suggest_what_was_meant(query: str, hint: str | None) -> None:
+    assert rejected(query).errors[0].hint == hint
