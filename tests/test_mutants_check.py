@@ -146,3 +146,22 @@ def test_a_bad_member_status_gets_a_suggestion() -> None:
 ])
 def test_hints_suggest_what_was_meant(query: str, hint: str | None) -> None:
     assert rejected(query).errors[0].hint == hint
+
+
+def test_text_errors_have_the_parameters_code_and_one_reason() -> None:
+    [e] = rejected("flavor_id=" + "x" * 65).errors
+    assert (e.code, e.message) == ("IMG.0192", "flavor_id: 65 characters is not a flavor id "
+                                               "(1 to 64 characters of [0-9A-Za-z._-])")
+    [e] = rejected("owner=" + "a" * 64 + "%24").errors  # too long and a '$': the length speaks
+    assert e.message == "owner: 65 characters is not 1 to 64 characters of [0-9A-Za-z_-]"
+    [e] = rejected("owner=a%24b").errors
+    assert e.message == "owner: '$' is not allowed: 1 to 64 characters of [0-9A-Za-z_-]"
+    assert "owner=a%24b"[e.span.start:e.span.end] == "%24"
+
+
+@pytest.mark.parametrize("pair", ["enterprise_project_id=0", "enterprise_project_id=all_granted_eps",
+                                  "enterprise_project_id=ABCDEF01-0000-4000-8000-000000000001", "name=x y"])
+def test_each_filter_points_at_its_pair(pair: str) -> None:
+    text = f"status=active&{pair}"
+    q = imgfilter.check(text)
+    assert sorted(text[f.span.start:f.span.end] for f in q.filters) == sorted([pair, "status=active"])
