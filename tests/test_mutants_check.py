@@ -4,10 +4,13 @@ each error and filter carries."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 import imgfilter
 from imgfilter import Flavor, Options, QueryError
+from imgfilter.ast import TimeFilter
 
 from .helpers import ok, rejected
 
@@ -139,6 +142,7 @@ def test_a_bad_member_status_gets_a_suggestion() -> None:
     ("__platform=ORACLE LINUX", "did you mean 'Oracle Linux'?"),  # another case
     ("__platform=ORACLELINUX", "did you mean 'Oracle Linux'?"),  # the space left out
     ("__platform=Ubunt", "did you mean 'Ubuntu'?"),  # a near miss
+    ("protected=flase", "did you mean 'false'?"),
     ("status=zzzzzz", None),  # nothing near: no hint
     ("%20LIMIT%20=5", "did you mean 'limit'?"),  # spaces around an unknown name
     (" limit=5", "the name has a leading space ('+' and %20 are spaces in a query): write 'limit'"),
@@ -165,3 +169,61 @@ def test_each_filter_points_at_its_pair(pair: str) -> None:
     text = f"status=active&{pair}"
     q = imgfilter.check(text)
     assert sorted(text[f.span.start:f.span.end] for f in q.filters) == sorted([pair, "status=active"])
+
+
+def _times(text: str) -> list[dt.datetime]:
+    return [f.at for f in imgfilter.check(text).filters if isinstance(f, TimeFilter)]
+
+
+def test_query_times_are_utc_whatever_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "CST-8")
+    time.tzset()
+    try:
+        got = _times("created_at=gt:2018-01-01 00:00:00&updated_at=lt:2018-01-01T08:00:00%2B08:00")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    utc = dt.datetime(2018, 1, 1, tzinfo=dt.UTC)
+    assert got == [utc, utc]
+    assert [t.utcoffset() for t in got] == [dt.timedelta(0), dt.timedelta(0)]
+
+
+def test_a_time_without_operator_warns_with_the_fix() -> None:
+    q = imgfilter.check("created_at=2018-01-01T00:00:00%2B08:00")
+    assert [(w.message, w.hint) for w in q.warnings] == [
+        ("created_at: no operator: taken as eq", "write created_at=eq:2018-01-01T00:00:00+08:00")]
+
+
+@pytest.mark.parametrize(("value", "message", "hint"), [
+    ("gt:2018-02-30T00:00:00Z", "'2018-02-30T00:00:00Z' is not a valid time: day is out of range for month", None),
+    ("gt:9999-12-31T23:00:00-05:00", "'9999-12-31T23:00:00-05:00' is outside the years 1000 to 9999 (UTC)",
+     "every database compares times in that range"),
+])
+def test_time_errors_point_at_the_time(value: str, message: str, hint: str | None) -> None:
+    text = f"created_at={value}"
+    [e] = rejected(text).errors
+    assert (e.message, e.hint) == (f"created_at: {message}", hint)
+    assert text[e.span.start:e.span.end] == value[3:]
+
+
+@pytest.mark.parametrize(("text", "empty"), [
+    ("gte:{T}&lte:{T1}&neq:{T}", False),  # one instant left
+    ("gte:{T}&lte:{T1}&neq:{T}&neq:{T1}", True),
+    ("gt:{T}&lt:{T2}", False),  # T + 1 µs
+    ("gt:{T1}&lt:{T3}", False),
+    ("gt:{T1}&lt:{T2}", True),
+])
+def test_the_no_time_warning_counts_microseconds(text: str, empty: bool) -> None:
+    stamps = {f"T{n}" if n else "T": f"2018-01-01T00:00:00.{n:06d}Z" for n in range(4)}
+    query = "&".join(f"created_at={part}" for part in text.format(**stamps).split("&"))
+    warned = any("no time satisfies" in w.message for w in imgfilter.check(query).warnings)
+    assert warned is empty
+
+
+def test_int_and_time_filters_point_at_their_pair() -> None:
+    text = "min_ram=512&created_at=gt:2018-01-01T00:00:00Z"
+    q = imgfilter.check(text)
+    assert sorted(text[f.span.start:f.span.end] for f in q.filters) == ["created_at=gt:2018-01-01T00:00:00Z",
+                                                                       "min_ram=512"]
