@@ -227,3 +227,18 @@ def test_int_and_time_filters_point_at_their_pair() -> None:
     q = imgfilter.check(text)
     assert sorted(text[f.span.start:f.span.end] for f in q.filters) == ["created_at=gt:2018-01-01T00:00:00Z",
                                                                        "min_ram=512"]
+
+
+@pytest.mark.parametrize(("query", "hint"), [
+    ("__support_kvm=FALSE", "omit the parameter to not filter on it: images without the capability "
+                            "carry no such attribute"),
+    ("__support_s4l=false", "omit the parameter to not filter on it: images without the capability "
+                            "carry no such attribute"),
+    ("__support_kvm=yes", None),
+    ("protected=fals", "did you mean 'false'?"),
+])
+def test_capability_flags_take_only_true(query: str, hint: str | None) -> None:
+    [e] = rejected(query).errors
+    assert e.message == f"{query.split('=')[0]}: {query.split('=')[1]!r} is not " + (
+        "true (omit the parameter otherwise)" if query.startswith("__support") else "true or false")
+    assert e.hint == hint
