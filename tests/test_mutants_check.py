@@ -5,6 +5,7 @@ each error and filter carries."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -242,3 +243,22 @@ def test_capability_flags_take_only_true(query: str, hint: str | None) -> None:
     assert e.message == f"{query.split('=')[0]}: {query.split('=')[1]!r} is not " + (
         "true (omit the parameter otherwise)" if query.startswith("__support") else "true or false")
     assert e.hint == hint
+
+
+def test_options_are_checked_when_made() -> None:
+    with pytest.raises(ValueError, match=r"^unknown must be reject, ignore or property, not 'x'$"):
+        Options(unknown="x")  # type: ignore[arg-type]
+    for name in ("max_length", "max_pairs", "max_side_filters", "default_limit", "max_limit", "max_cached_length"):
+        zero: dict[str, Any] = {name: 0}
+        assert getattr(Options(**zero), name) == 0  # 0 is a limit too
+        for bad in (-1, True, 1.5, "3"):
+            kwargs: dict[str, Any] = {name: bad}
+            with pytest.raises(ValueError, match=rf"^Options\.{name} must be an integer >= 0, not "):
+                Options(**kwargs)
+
+
+@pytest.mark.parametrize("pair", ["status=active", "__support_kvm=true", "__platform=RedHat", "protected=true"])
+def test_enum_and_flag_filters_point_at_their_pair(pair: str) -> None:
+    text = f"name=x&{pair}"
+    q = imgfilter.check(text)
+    assert sorted(text[f.span.start:f.span.end] for f in q.filters) == sorted([pair, "name=x"])
