@@ -148,6 +148,7 @@ def test_a_bad_member_status_gets_a_suggestion() -> None:
     ("%20LIMIT%20=5", "did you mean 'limit'?"),  # spaces around an unknown name
     (" limit=5", "the name has a leading space ('+' and %20 are spaces in a query): write 'limit'"),
     ("created_at>=", "operators go in the value: write created_at=gte:TIME"),
+    ("created_at%3E%0A=2018-01-01T00:00:00Z", "operators go in the value: write created_at=gte:2018-01-01T00:00:00Z"),
 ])
 def test_hints_suggest_what_was_meant(query: str, hint: str | None) -> None:
     assert rejected(query).errors[0].hint == hint
