@@ -263,3 +263,20 @@ def test_enum_and_flag_filters_point_at_their_pair(pair: str) -> None:
     text = f"name=x&{pair}"
     q = imgfilter.check(text)
     assert sorted(text[f.span.start:f.span.end] for f in q.filters) == sorted([pair, "name=x"])
+
+
+@pytest.mark.parametrize(("query", "message", "hint"), [
+    ("marker=abc", "marker: 'abc' is not a UUID", "the marker is the id of the last image of the previous page"),
+    ("limit=-1", "limit: '-1' is not an integer from 0 to 2147483647",
+     "write a decimal integer without sign or spaces"),
+])
+def test_page_parameter_errors_say_what_to_send(query: str, message: str, hint: str) -> None:
+    [e] = rejected(query).errors
+    assert (e.message, e.hint) == (message, hint)
+
+
+def test_a_page_request_differing_in_its_first_character_is_checked_afresh() -> None:
+    marker = "bc6bed6e-ba3a-4447-afcc-449174a3eb52"
+    assert ok(f"name=a&limit=2&marker={marker}").limit == 2
+    e = rejected(f"aame=a&limit=3&marker={marker}")  # same text after the first character
+    assert [d.message for d in e.errors] == ["aame: unknown parameter"]
