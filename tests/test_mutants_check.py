@@ -280,3 +280,18 @@ def test_a_page_request_differing_in_its_first_character_is_checked_afresh() -> 
     assert ok(f"name=a&limit=2&marker={marker}").limit == 2
     e = rejected(f"aame=a&limit=3&marker={marker}")  # same text after the first character
     assert [d.message for d in e.errors] == ["aame: unknown parameter"]
+
+
+def test_page_requests_differing_in_marker_or_limit_share_one_template() -> None:
+    from imgfilter.caches import cache_sizes, configure_caches
+
+    before = {name: size for name, (_, size) in cache_sizes().items()}
+    configure_caches(page_templates=16, check=16)
+    try:
+        ids = ["bc6bed6e-ba3a-4447-afcc-449174a3eb52", "0328c25e-c840-4496-81ac-c4e01b214b1f"]
+        for limit in (10, 25):  # values of one length: the template notes where they are
+            for marker in ids:
+                assert ok(f"status=active&limit={limit}&marker={marker}").limit == limit
+        assert cache_sizes()["page_templates"][0] == 1
+    finally:
+        configure_caches(**before)
