@@ -293,5 +293,8 @@ def test_page_requests_differing_in_marker_or_limit_share_one_template() -> None
             for marker in ids:
                 assert ok(f"status=active&limit={limit}&marker={marker}").limit == limit
         assert cache_sizes()["page_templates"][0] == 1
+        for limit in (10, 25):  # the page parameter first
+            assert ok(f"limit={limit}&status=active").limit == limit
+        assert cache_sizes()["page_templates"][0] == 2
     finally:
         configure_caches(**before)
