@@ -30,6 +30,7 @@ def test_length_and_pair_limits_are_the_callers() -> None:
     assert e.errors[0].message == "the query is 13 characters long; at most 10 are allowed"
     assert ok("name=abcde", Options(max_length=10)).filters
     assert rejected("name=a&status=active&limit=3", Options(max_pairs=2)).errors
+    assert rejected("name=a&status=active&protected=true", Options(max_pairs=2)).errors  # no page pair
     assert ok("name=a&status=active", Options(max_pairs=2)).filters
 
 
