@@ -31,6 +31,8 @@ def test_length_and_pair_limits_are_the_callers() -> None:
     assert ok("name=abcde", Options(max_length=10)).filters
     assert rejected("name=a&status=active&limit=3", Options(max_pairs=2)).errors
     assert rejected("name=a&status=active&protected=true", Options(max_pairs=2)).errors  # no page pair
+    # a query longer than max_cached_length is checked uncached, under the same limits
+    assert rejected("name=a&status=active&protected=true", Options(max_pairs=2, max_cached_length=10)).errors
     assert ok("name=a&status=active", Options(max_pairs=2)).filters
 
 
