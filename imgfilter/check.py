@@ -226,7 +226,7 @@ class _Checker:
     # -- reporting ---------------------------------------------------------------
     def error(self, pair: Pair, param: P.Param | None, message: str, hint: str | None = None,
               span: Span | None = None, code: str | None = None) -> None:
-        name = param.name if param is not None else pair.key
+        name = pair.key  # as sent: a __support_* flag by its own name, not the family's
         self.errors.append(Diagnostic(
             code or (param.code if param is not None else BAD_VALUE),
             f"{name}: {message}", span or pair.value_span, param=pair.key,
@@ -314,10 +314,12 @@ class _Checker:
         elif pair.key in P.FIELDS:
             # a typed field no parameter filters (`size`): compare as its type
             fld = P.FIELDS[pair.key]
-            if fld.type is P.FieldType.INT and _INT_RE.fullmatch(pair.value) and len(pair.value) < 20:
+            # every engine compares a signed 64-bit integer (19 digits keep int() cheap)
+            if (fld.type is P.FieldType.INT and _INT_RE.fullmatch(pair.value) and len(pair.value) <= 19
+                    and int(pair.value) < 2**63):
                 self.filters.append(FieldIn(pair.key, fld.name, (int(pair.value),), pair.span))
             else:
-                self.error(pair, None, f"{pair.value!r} is not an integer")
+                self.error(pair, None, f"{pair.value!r} is not an integer from 0 to {2**63 - 1}")
         else:
             self.filters.append(PropertyEq(pair.key, pair.value, pair.span))
 
