@@ -302,16 +302,25 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def test_imgfilter_serve_with_workers_replaces_a_dead_one_and_stops_on_sigterm() -> None:
+def start_serve(*args: str, stderr: Any = subprocess.DEVNULL) -> tuple[subprocess.Popen[str], str]:
+    """``imgfilter serve ARGS --workers 2`` on a free port, once both workers are up and it answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imgfilter", "serve", "--port", str(port), "--workers", "2"],
-                            stderr=subprocess.DEVNULL, env={**os.environ, "IMGFILTER_DB": ""})
+    proc = subprocess.Popen([sys.executable, "-m", "imgfilter", "serve", *args, "--port", str(port),
+                             "--workers", "2"], stderr=stderr, text=True, env={**os.environ, "IMGFILTER_DB": ""})
     url = f"http://127.0.0.1:{port}/v2/cloudimages?limit=1"
+    deadline = time.monotonic() + 30
+    while len(children(proc.pid)) < 2 or not _answers(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("imgfilter serve did not start")
+        time.sleep(0.1)
+    return proc, url
+
+
+def test_imgfilter_serve_with_workers_replaces_a_dead_one_and_stops_on_sigterm() -> None:
+    proc, url = start_serve()
     try:
         deadline = time.monotonic() + 30
-        while len(children(proc.pid)) < 2 or not _answers(url):
-            assert proc.poll() is None and time.monotonic() < deadline, "imgfilter serve did not start"
-            time.sleep(0.1)
         first, *_ = workers = children(proc.pid)
         os.kill(first, signal.SIGKILL)
         while True:  # a new worker takes its place
