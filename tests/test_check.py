@@ -147,7 +147,7 @@ def test_uuid_any_case_compared_lowercase() -> None:
     assert codes(f"id={UUID}0") == [("IMG.0001", "id")]
 
 
-def test_enterprise_project() -> None:
+def test_enterprise_project_values_and_their_errors() -> None:
     assert only("enterprise_project_id=0") == EnterpriseProject("0")
     assert only("enterprise_project_id=all_granted_eps") == EnterpriseProject("all_granted_eps")
     assert only(f"enterprise_project_id={UUID.upper()}") == EnterpriseProject(UUID)

@@ -58,7 +58,7 @@ def test_nul_never_reaches_sql() -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_metacharacters_match_exactly_what_memory_matches(engine: str) -> None:
+def test_hand_picked_metacharacters_match_exactly_what_memory_matches(engine: str) -> None:
     catalog = Catalog.from_records(NASTY_RECORDS)
     with isolated(engine) as conn:
         db.load_catalog(conn, catalog)
