@@ -24,7 +24,7 @@ import schemathesis
 import uvicorn
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
-from huaweicloudsdkims.v2 import ImsClient, ListImagesRequest, ListImagesResponse
+from huaweicloudsdkims.v2 import ImsClient, ListImagesRequest
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -41,6 +41,7 @@ from imgfilter.serve import SERVICE_OPTIONS, DatabaseSource, MemorySource, Servi
 from imgfilter.serve.main import listen_socket
 
 from .dbs import isolated
+from .test_sdk import walk
 
 ADMIN = "admin"
 
@@ -127,20 +128,6 @@ def client(server: Server, project: str) -> Any:
 def context_of(project: str) -> Context:
     return Context(is_admin=True) if project == ADMIN else Context(project)
 
-
-def walk(ims: Any, limit: int, **filters: Any) -> tuple[list[Any], int]:
-    images: list[Any] = []
-    marker, pages = None, 0
-    while True:
-        resp = ims.list_images(ListImagesRequest(limit=limit, marker=marker, **filters))
-        assert isinstance(resp, ListImagesResponse) and resp.status_code == 200
-        assert "members" not in resp.raw_content.decode()
-        images += resp.images or []
-        pages += 1
-        marker = resp.page_info.next_marker
-        if marker is None:
-            return images, pages
-        assert marker == images[-1].id
 
 
 @pytest.mark.parametrize("project", [PROJECTS[2], ADMIN])
