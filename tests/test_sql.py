@@ -142,6 +142,21 @@ def test_bundled_catalog_as_sqlite(tmp_path: Any, monkeypatch: pytest.MonkeyPatc
     assert db.run(conn, q).ids == imgfilter.run(q, bundled()).ids
 
 
+def test_bundled_catalog_file_is_named_by_the_rows_it_stores(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change of validation or response form alone (the generator unchanged)
+    never reuses a file built by the old code."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    before = db.bundled_sqlite_path()
+    rows = db._rows
+
+    def other_rows(*args: Any) -> Any:
+        for table, row in rows(*args):
+            yield table, ((*row[:-1], "{}") if table == "images" else row)
+
+    monkeypatch.setattr(db, "_rows", other_rows)
+    assert db.bundled_sqlite_path() != before
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bundled_catalog_agrees_on_every_engine(engine: str) -> None:
     """A few hundred realistic queries on the 2,000-image catalog, memory as the reference."""
