@@ -20,7 +20,7 @@ from bench_parse import SDK_QUERY
 import imgfilter
 from imgfilter import Context, Options
 from imgfilter.caches import configure_caches
-from imgfilter.sql import compile_sql
+from imgfilter.targets.sql import compile_sql
 
 N = 500
 OPTS = Options(unknown="property")

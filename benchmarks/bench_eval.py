@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_seconds
 
 import imgfilter
-from imgfilter.catalog import generate
-from imgfilter.memory import compile_query, sort_key
-from imgfilter.records import Catalog, Image, freeze
+from imgfilter.io.catalog import generate
+from imgfilter.io.records import Catalog, Image, freeze
+from imgfilter.targets.memory import compile_query, sort_key
 
 SIX = ("__os_type=Linux&protected=false&min_ram=0&tag=env"
        "&created_at=gte:2018-01-01T00:00:00Z&updated_at=neq:2020-01-01T00:00:00Z")

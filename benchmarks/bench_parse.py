@@ -30,7 +30,7 @@ from _timing import median_seconds
 import imgfilter
 from imgfilter import Options, QueryError
 from imgfilter.caches import configure_caches
-from imgfilter.check import check_uncached
+from imgfilter.front.check import check_uncached
 
 FIFTEEN = {
     "__imagetype": "gold", "__os_type": "Linux", "__platform": "Ubuntu", "container_format": "bare",

@@ -41,7 +41,7 @@ from typing import Any
 
 import imgfilter
 from imgfilter import Context, db
-from imgfilter.catalog import PROJECTS, generate
+from imgfilter.io.catalog import PROJECTS, generate
 from imgfilter.serve import SERVICE_OPTIONS, DatabaseSource, Request, Service
 
 GLANCE_RPS = (40, 45)  # Glance 33, uWSGI 2 workers, SQLite, 10,000 images, from 8 connections up

@@ -33,8 +33,8 @@ from bench_eval import build
 
 import imgfilter
 from imgfilter import db
-from imgfilter.records import Catalog
-from imgfilter.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, compile_sql
+from imgfilter.io.records import Catalog
+from imgfilter.targets.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, compile_sql
 
 PAGE = 20
 DEPTH = 500_000

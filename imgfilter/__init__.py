@@ -1,13 +1,13 @@
 """imgfilter: parse, type-check and compile Huawei Cloud IMS ``GET /v2/cloudimages`` queries."""
 
-from .ast import CheckedQuery, Span
-from .check import Flavor, Options, check
-from .context import Context
-from .errors import Diagnostic, QueryError, Severity
-from .memory import compile_query, run
-from .records import Catalog, Image, RecordError
-from .records import load as load_records
-from .result import Page
+from imgfilter.front.ast import CheckedQuery, Span
+from imgfilter.front.check import Flavor, Options, check
+from imgfilter.front.errors import Diagnostic, QueryError, Severity
+from imgfilter.io.records import Catalog, Image, RecordError
+from imgfilter.io.records import load as load_records
+from imgfilter.lowered.context import Context
+from imgfilter.result import Page
+from imgfilter.targets.memory import compile_query, run
 
 __all__ = [
     "Catalog",

@@ -112,7 +112,8 @@ def lru(name: str, maxsize: int) -> LRU[Any, Any]:
 
 
 def _register_all() -> None:
-    from . import check, memory, sql  # noqa: F401  (importing them registers their caches)
+    from imgfilter.front import check  # noqa: F401  (importing them registers their caches)
+    from imgfilter.targets import memory, sql  # noqa: F401
 
 
 def configure_caches(**sizes: int) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from imgfilter import Context, Options
-from imgfilter import params as P
-from imgfilter.check import Unknown
+from imgfilter.front import params as P
+from imgfilter.front.check import Unknown
 
 from .strategies import encode_go_sdk, encode_python_sdk, encode_shuffled, value_of
 

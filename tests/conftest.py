@@ -28,7 +28,7 @@ from typing import Any  # noqa: E402
 import pytest  # noqa: E402
 
 from imgfilter import db  # noqa: E402
-from imgfilter.records import Catalog  # noqa: E402
+from imgfilter.io.records import Catalog  # noqa: E402
 
 from .dbs import ENGINES, isolated  # noqa: E402
 from .fixtures import RECORDS  # noqa: E402

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from imgfilter.db import connect
+from imgfilter.db.connect import connect
 
 ENV = {"postgresql": "IMGFILTER_TEST_POSTGRESQL_URL", "mysql": "IMGFILTER_TEST_MYSQL_URL"}
 EXAMPLE = {"postgresql": "postgresql://postgres@127.0.0.1:5432/test", "mysql": "mysql://root@127.0.0.1:3306/test"}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from imgfilter import catalog
 from imgfilter.caches import cache_sizes, configure_caches
+from imgfilter.io import catalog
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

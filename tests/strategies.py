@@ -1,4 +1,4 @@
-"""Hypothesis strategies derived from the parameter table (``imgfilter.params``).
+"""Hypothesis strategies derived from the parameter table (``imgfilter.front.params``).
 
 A strategy per ``Kind`` draws a value as a client would send it (``wire``)
 together with the canonical form the checker must arrive at (``canon``).  A new
@@ -15,8 +15,8 @@ from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
 
-from imgfilter import params as P
-from imgfilter.ast import format_time
+from imgfilter.front import params as P
+from imgfilter.front.ast import format_time
 
 Drawn = tuple[str, str]  # (wire value, canonical value)
 

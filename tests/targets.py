@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from imgfilter import Context, Options, db
-from imgfilter.memory import run
-from imgfilter.records import Catalog
+from imgfilter.io.records import Catalog
 from imgfilter.result import Page
+from imgfilter.targets.memory import run
 
 from .fixtures import RECORDS
 

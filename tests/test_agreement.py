@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import QueryError, db
-from imgfilter.records import Catalog
+from imgfilter.db.schema import DEFAULT_SCHEMA
+from imgfilter.io.records import Catalog
 from imgfilter.result import Page
-from imgfilter.schema import DEFAULT_SCHEMA
-from imgfilter.sql import compile_sql
+from imgfilter.targets.sql import compile_sql
 
 from .catalogs import Case, cases, catalogs
 from .dbs import ENGINES, isolated

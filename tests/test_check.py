@@ -8,8 +8,8 @@ import pytest
 
 import imgfilter
 from imgfilter import Flavor, Options, Severity
-from imgfilter import params as P
-from imgfilter.ast import (
+from imgfilter.front import params as P
+from imgfilter.front.ast import (
     EnterpriseProject,
     FieldIn,
     FlavorFit,

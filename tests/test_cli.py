@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from imgfilter.cli import main
+from imgfilter.io.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -69,7 +69,7 @@ def test_unknown_policy_flag(capsys: pytest.CaptureFixture[str]) -> None:
 def test_params_prints_the_reference_from_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "params")
     assert code == 0
-    from imgfilter import params as P
+    from imgfilter.front import params as P
     for name in P.PARAMS:
         assert f"| `{name}` |" in out
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import imgfilter
-from imgfilter import cli
-from imgfilter.catalog import bundled, generate
-from imgfilter.cli import main
+from imgfilter.io import cli
+from imgfilter.io.catalog import bundled, generate
+from imgfilter.io.cli import main
 
 from .fixtures import P1, RECORDS, uid
 

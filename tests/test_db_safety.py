@@ -14,10 +14,10 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, QueryError, db
-from imgfilter import params as P
-from imgfilter.dialects import DIALECTS
-from imgfilter.records import Catalog
-from imgfilter.schema import Schema, create_statements
+from imgfilter.db.dialects import DIALECTS
+from imgfilter.db.schema import Schema, create_statements
+from imgfilter.front import params as P
+from imgfilter.io.records import Catalog
 
 from .dbs import ENGINES, isolated, second_connection
 from .fixtures import rec, uid

@@ -15,16 +15,16 @@ import imgfilter
 from imgfilter import Context, Options, QueryError
 from imgfilter import db as imgdb
 from imgfilter.caches import cache_sizes, configure_caches
-from imgfilter.check import check_uncached
-from imgfilter.errors import Diagnostic, escape_text
-from imgfilter.memory import compile_query
-from imgfilter.records import Catalog
-from imgfilter.sql import compile_sql
+from imgfilter.front.check import check_uncached
+from imgfilter.front.errors import Diagnostic, escape_text
+from imgfilter.io.records import Catalog
+from imgfilter.targets.memory import compile_query
+from imgfilter.targets.sql import compile_sql
 
 from .fixtures import RECORDS
 
 M = "bc6bed6e-ba3a-4447-afcc-449174a3eb52"  # no such image in RECORDS
-check_module = sys.modules["imgfilter.check"]
+check_module = sys.modules["imgfilter.front.check"]
 PARSE = check_module.parse
 IGNORE = Options(unknown="ignore")
 
@@ -159,7 +159,7 @@ class CountingPattern:
 
 
 def test_a_flood_of_pairs_is_refused_after_max_pairs_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from imgfilter import parse as parse_module
+    from imgfilter.front import parse as parse_module
 
     counter = CountingPattern(parse_module._PAIR_RE)
     monkeypatch.setattr(parse_module, "_PAIR_RE", counter)
@@ -229,7 +229,7 @@ def test_granted_eps_entries_must_be_non_empty_strings(bad: Any) -> None:
 
 
 def test_the_cli_says_an_empty_project_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    from imgfilter.cli import main
+    from imgfilter.io.cli import main
 
     assert main(["query", "--project", "", "--", "limit=1"]) == 2
     assert "project_id must be a non-empty string" in capsys.readouterr().err

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import Context, db
-from imgfilter import params as P
-from imgfilter.ast import format_time
-from imgfilter.dialects import SQLITE
-from imgfilter.records import Catalog
-from imgfilter.sql import compile_sql
+from imgfilter.db.dialects import SQLITE
+from imgfilter.front import params as P
+from imgfilter.front.ast import format_time
+from imgfilter.io.records import Catalog
+from imgfilter.targets.sql import compile_sql
 
 from .fixtures import RECORDS, uid
 from .targets import Target

@@ -18,7 +18,7 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, Flavor, Options
-from imgfilter.sql import Slot, compile_sql
+from imgfilter.targets.sql import Slot, compile_sql
 
 GOLDEN = Path(__file__).with_name("golden_sql.json")
 MARKER = "bc6bed6e-ba3a-4447-afcc-449174a3eb52"
@@ -95,7 +95,7 @@ def test_generated_sql_is_pinned() -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_golden_cases_cover_every_filter_node(dialect: str) -> None:
-    from imgfilter.ast import Filter
+    from imgfilter.front.ast import Filter
 
     seen = {type(f) for query, _ in CASES for f in imgfilter.check(query, OPTIONS).filters}
     assert seen == set(Filter.__args__)

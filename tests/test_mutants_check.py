@@ -11,7 +11,7 @@ import pytest
 
 import imgfilter
 from imgfilter import Flavor, Options, QueryError
-from imgfilter.ast import TimeFilter
+from imgfilter.front.ast import TimeFilter
 
 from .helpers import ok, rejected
 

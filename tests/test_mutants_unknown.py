@@ -8,7 +8,7 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, Options, QueryError
-from imgfilter.ast import FieldIn
+from imgfilter.front.ast import FieldIn
 
 from .helpers import rejected
 from .targets import Target

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from imgfilter.ast import Pair, Span
-from imgfilter.errors import QueryError
-from imgfilter.parse import parse
+from imgfilter.front.ast import Pair, Span
+from imgfilter.front.errors import QueryError
+from imgfilter.front.parse import parse
 
 
 def kv(query: str) -> list[tuple[str, str | None]]:
@@ -109,7 +109,7 @@ def test_pair_nodes_compare_without_spans() -> None:
 
 
 def test_the_grammar_tells_an_empty_tag_value_from_none() -> None:
-    from imgfilter.parse import grammar_value
+    from imgfilter.front.parse import grammar_value
 
     # `k=` asks for an empty value, `k` for any value: the grammar itself keeps the '='
     assert tuple(map(str, grammar_value("k=", "tag_filter")[:2])) == ("k", "=")
@@ -118,7 +118,7 @@ def test_the_grammar_tells_an_empty_tag_value_from_none() -> None:
 
 
 def test_the_scanner_and_the_grammar_split_alike() -> None:
-    from imgfilter.parse import grammar_pairs, scan
+    from imgfilter.front.parse import grammar_pairs, scan
 
     for q in ("/v2/cloudimages?a=1&&b", "?=x&k==&", "/a\n", "/p/q=1", "a?b=1&?c", ""):
         assert scan(q, 100) == grammar_pairs(q)

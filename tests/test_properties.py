@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import QueryError
-from imgfilter.ast import CheckedQuery, Span
-from imgfilter.check import Options, check_uncached
-from imgfilter.parse import (
+from imgfilter.front.ast import CheckedQuery, Span
+from imgfilter.front.check import Options, check_uncached
+from imgfilter.front.parse import (
     _FAST,
     DecodeError,
     SubParseError,
@@ -135,7 +135,7 @@ def test_mutated_valid_queries(query: str) -> None:
 
 
 def _cli(argv: list[str]) -> int:
-    from imgfilter.cli import main
+    from imgfilter.io.cli import main
 
     return main(argv)
 

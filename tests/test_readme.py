@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from imgfilter.params import reference_markdown
+from imgfilter.front.params import reference_markdown
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -11,8 +11,8 @@ import pytest
 
 import imgfilter
 from imgfilter import Context
-from imgfilter.catalog import API_EXAMPLE, SIZE, bundled, generate
-from imgfilter.records import Catalog, RecordError, load, split_tag
+from imgfilter.io.catalog import API_EXAMPLE, SIZE, bundled, generate
+from imgfilter.io.records import Catalog, RecordError, load, split_tag
 
 from .fixtures import RECORDS, uid
 

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import Context, QueryError, db
-from imgfilter.catalog import PROJECTS, bundled
-from imgfilter.records import Catalog, Image
+from imgfilter.io.catalog import PROJECTS, bundled
+from imgfilter.io.records import Catalog, Image
 from imgfilter.result import Page
 
 from .catalogs import catalogs

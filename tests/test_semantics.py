@@ -6,8 +6,8 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, Flavor, Options, QueryError
-from imgfilter.memory import compile_query
-from imgfilter.records import Catalog
+from imgfilter.io.records import Catalog
+from imgfilter.targets.memory import compile_query
 
 from .fixtures import EP1, EP2, P1, P2, P3, RECORDS, uid
 from .targets import Target

@@ -19,10 +19,10 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, db
-from imgfilter import params as P
-from imgfilter.catalog import PROJECTS, bundled
-from imgfilter.cli import main
-from imgfilter.records import Catalog
+from imgfilter.front import params as P
+from imgfilter.io.catalog import PROJECTS, bundled
+from imgfilter.io.cli import main
+from imgfilter.io.records import Catalog
 from imgfilter.serve import (
     SERVICE_OPTIONS,
     DatabaseSource,

@@ -23,8 +23,8 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, db
-from imgfilter import params as P
-from imgfilter.records import Catalog
+from imgfilter.front import params as P
+from imgfilter.io.records import Catalog
 from imgfilter.serve import DatabaseSource, MemorySource, Service, asgi_app, openapi
 from imgfilter.serve import sources as serve_sources
 from imgfilter.serve.http import loggable_query

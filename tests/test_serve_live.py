@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 import imgfilter
 from imgfilter import Context, db
-from imgfilter.catalog import PROJECTS, bundled
+from imgfilter.io.catalog import PROJECTS, bundled
 from imgfilter.serve import SERVICE_OPTIONS, DatabaseSource, MemorySource, Service, Source, asgi_app, openapi
 from imgfilter.serve.main import listen_socket
 

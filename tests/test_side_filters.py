@@ -15,8 +15,8 @@ import pytest
 
 import imgfilter
 from imgfilter import Options, db
-from imgfilter.records import Catalog
-from imgfilter.sql import compile_sql
+from imgfilter.io.records import Catalog
+from imgfilter.targets.sql import compile_sql
 
 from .dbs import ENGINES, isolated
 from .fixtures import rec

@@ -12,10 +12,10 @@ import pytest
 
 import imgfilter
 from imgfilter import Context, QueryError, db
-from imgfilter.dialects import DIALECTS
-from imgfilter.records import Catalog, RecordError
-from imgfilter.schema import Schema, create_statements
-from imgfilter.sql import compile_sql
+from imgfilter.db.dialects import DIALECTS
+from imgfilter.db.schema import Schema, create_statements
+from imgfilter.io.records import Catalog, RecordError
+from imgfilter.targets.sql import compile_sql
 
 from .dbs import ENGINES, isolated
 from .fixtures import P1, RECORDS, rec, uid
@@ -34,7 +34,7 @@ def sql_texts(query: str, dialect: str, context: Context | None = None) -> list[
 @pytest.mark.parametrize("dialect", list(DIALECTS))
 def test_values_are_bound_never_spliced(dialect: str) -> None:
     for value in NASTY:
-        q = imgfilter.check("name=" + imgfilter.ast.quote(value, safe=""))  # type: ignore[attr-defined]
+        q = imgfilter.check("name=" + imgfilter.front.ast.quote(value, safe=""))  # type: ignore[attr-defined]
         plan = compile_sql(q, dialect, Context(P1))
         for _, stmt in plan.statements():
             assert value not in stmt.sql
@@ -138,7 +138,7 @@ def test_bundled_catalog_as_sqlite(tmp_path: Any, monkeypatch: pytest.MonkeyPatc
     assert path.exists() and db.bundled_sqlite_path() == path
     conn = sqlite3.connect(path)
     q = "__imagetype=gold&sort_key=name&limit=5"
-    from imgfilter.catalog import bundled
+    from imgfilter.io.catalog import bundled
     assert db.run(conn, q).ids == imgfilter.run(q, bundled()).ids
 
 
@@ -147,20 +147,21 @@ def test_bundled_catalog_file_is_named_by_the_rows_it_stores(tmp_path: Any, monk
     never reuses a file built by the old code."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     before = db.bundled_sqlite_path()
-    rows = db._rows
+    from imgfilter.io import catalog as catalog_module
+    rows = catalog_module.catalog_rows
 
     def other_rows(*args: Any) -> Any:
         for table, row in rows(*args):
             yield table, ((*row[:-1], "{}") if table == "images" else row)
 
-    monkeypatch.setattr(db, "_rows", other_rows)
+    monkeypatch.setattr(catalog_module, "catalog_rows", other_rows)
     assert db.bundled_sqlite_path() != before
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bundled_catalog_agrees_on_every_engine(engine: str) -> None:
     """A few hundred realistic queries on the 2,000-image catalog, memory as the reference."""
-    from imgfilter.catalog import PROJECTS, bundled
+    from imgfilter.io.catalog import PROJECTS, bundled
     catalog = bundled()
     queries = [
         "", "sort_key=name&sort_dir=asc", "__platform=RedHat&sort_key=size", "tag=env=prod",

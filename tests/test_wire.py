@@ -13,9 +13,9 @@ import pytest
 
 import imgfilter
 from imgfilter import Context
-from imgfilter import params as P
-from imgfilter.catalog import API_EXAMPLE, bundled
-from imgfilter.records import MAX_DEPTH, Catalog, RecordError, load
+from imgfilter.front import params as P
+from imgfilter.io.catalog import API_EXAMPLE, bundled
+from imgfilter.io.records import MAX_DEPTH, Catalog, RecordError, load
 
 from .fixtures import P1, P2, RECORDS, rec, uid
 from .targets import Target
@@ -141,7 +141,7 @@ def assert_wire_form(image: dict[str, Any]) -> None:
 
 
 def test_cli_query_prints_the_wire_form(capsys: pytest.CaptureFixture[str]) -> None:
-    from imgfilter.cli import main
+    from imgfilter.io.cli import main
 
     assert main(["query", "sort_key=name", "--project", "a3c1e5f7b9d24681357902468ace1357"]) == 0
     images = json.loads(capsys.readouterr().out)["images"]

@@ -7,8 +7,8 @@ own ``resolver``.  No web framework is needed; ``imgfilter serve`` runs the
 ASGI app with uvicorn (the ``[serve]`` extra).
 """
 
-from .asgi import asgi_app
-from .http import (
+from imgfilter.serve.asgi import asgi_app
+from imgfilter.serve.http import (
     SERVICE_OPTIONS,
     Request,
     Resolver,
@@ -19,9 +19,9 @@ from .http import (
     Unavailable,
     openstack_caller,
 )
-from .openapi import openapi
-from .sources import DatabaseSource, MemorySource, Pool
-from .wsgi import wsgi_app
+from imgfilter.serve.openapi import openapi
+from imgfilter.serve.sources import DatabaseSource, MemorySource, Pool
+from imgfilter.serve.wsgi import wsgi_app
 
 __all__ = [
     "SERVICE_OPTIONS",

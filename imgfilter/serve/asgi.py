@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .http import WAIT_TIMEOUT, Request, Response, Service, headers_of, query_of
+from imgfilter.serve.http import WAIT_TIMEOUT, Request, Response, Service, headers_of, query_of
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

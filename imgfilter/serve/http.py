@@ -18,11 +18,11 @@ from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
-from .. import params as P
-from ..check import Options, check
-from ..context import Context
-from ..errors import QueryError
-from ..result import Page
+from imgfilter.front import params as P
+from imgfilter.front.check import Options, check
+from imgfilter.front.errors import QueryError
+from imgfilter.lowered.context import Context
+from imgfilter.result import Page
 
 IMAGES_PATH = "/v2/cloudimages"
 HEALTH_PATH = "/healthz"
@@ -147,9 +147,9 @@ _UNREACHABLE = ("OperationalError", "InterfaceError")  # DB-API's classes for a 
 def is_driver_error(e: BaseException) -> bool:
     """A database that cannot answer now (a 503): a connection-level failure of a
     driver (sqlite3, psycopg, PyMySQL: ``OperationalError``, ``InterfaceError``
-    and their subclasses), imgfilter.db's ``DatabaseError`` or the pool's
+    and their subclasses), imgfilter.db.connect's ``DatabaseError`` or the pool's
     ``Unavailable``.  A driver's programming or data error is a bug (a 500)."""
-    from ..db import DatabaseError
+    from imgfilter.db.connect import DatabaseError
 
     return isinstance(e, DatabaseError | Unavailable) or any(
         c.__name__ in _UNREACHABLE and c.__module__.split(".")[0] in _DRIVERS for c in type(e).__mro__)
@@ -190,7 +190,7 @@ class Service:
     _openapi: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from .openapi import openapi
+        from imgfilter.serve.openapi import openapi
 
         document = openapi(self.options, max_url_length=self.max_url_length)
         object.__setattr__(self, "_openapi", json.dumps(document, separators=(",", ":")).encode())

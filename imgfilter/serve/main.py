@@ -17,9 +17,9 @@ import time
 from collections import deque
 from typing import Any
 
-from .asgi import ASGIApp, asgi_app
-from .http import WAIT_TIMEOUT, Service, Source
-from .sources import DatabaseSource, MemorySource
+from imgfilter.serve.asgi import ASGIApp, asgi_app
+from imgfilter.serve.http import WAIT_TIMEOUT, Service, Source
+from imgfilter.serve.sources import DatabaseSource, MemorySource
 
 DATA_ENV = "IMGFILTER_SERVE_DATA"
 DB_ENV = "IMGFILTER_SERVE_DB"
@@ -37,10 +37,10 @@ def source(data: str | None, db_url: str | None, pool_size: int = DEFAULT_POOL) 
     if db_url:
         return DatabaseSource(db_url, pool_size=pool_size)
     if data:
-        from ..records import load
+        from imgfilter.io.records import load
 
         return MemorySource(load(data))
-    from ..catalog import bundled
+    from imgfilter.io.catalog import bundled
 
     return MemorySource(bundled())
 

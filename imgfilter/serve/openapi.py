@@ -1,15 +1,15 @@
 """The OpenAPI 3 description of the endpoint, generated from the parameter table
-(``imgfilter.params``): names, types, enums, patterns, repeatable parameters,
+(``imgfilter.front.params``): names, types, enums, patterns, repeatable parameters,
 the response's fields with their wire types, and the error bodies."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
-from .. import params as P
-from ..check import Options
-from .http import HEALTH_PATH, IMAGES_PATH, MAX_URL_LENGTH, PROJECT_ID_PATTERN, http_code
+from imgfilter import __version__
+from imgfilter.front import params as P
+from imgfilter.front.check import Options
+from imgfilter.serve.http import HEALTH_PATH, IMAGES_PATH, MAX_URL_LENGTH, PROJECT_ID_PATTERN, http_code
 
 K = P.Kind
 _UUID = P.UUID_RE.pattern

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import db
-from ..ast import CheckedQuery
-from ..context import Context
-from ..memory import run
-from ..records import Catalog
-from ..result import Page
-from ..schema import DEFAULT_SCHEMA, Schema
-from .http import WAIT_TIMEOUT, Unavailable
+from imgfilter import db
+from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
+from imgfilter.front.ast import CheckedQuery
+from imgfilter.io.records import Catalog
+from imgfilter.lowered.context import Context
+from imgfilter.result import Page
+from imgfilter.serve.http import WAIT_TIMEOUT, Unavailable
+from imgfilter.targets.memory import run
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,7 @@ class Pool:
             yield conn
             healthy = True
         except Exception as e:
-            from ..errors import QueryError
+            from imgfilter.front.errors import QueryError
 
             healthy = isinstance(e, QueryError)  # a rejected query (marker not found) leaves it usable
             raise

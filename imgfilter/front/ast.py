@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from .errors import Diagnostic
+    from imgfilter.front.errors import Diagnostic
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class Pair:
         base = self.key_end + 1
         if self.raw is None:
             return Span(base + start, base + end)
-        from .parse import decode  # the one decoding rule; only errors need offsets
+        from imgfilter.front.parse import decode  # the one decoding rule; only errors need offsets
 
         _, o = decode(self.raw, base)
         assert o is not None

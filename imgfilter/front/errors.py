@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .ast import Span
+from imgfilter.front.ast import Span
 
 # Characters that move the cursor, end a line, reorder text or hide in it when a
 # message reaches a log or a terminal: C0, DEL, C1 (Cc), format characters such as

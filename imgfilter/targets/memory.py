@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import params as P
-from .ast import (
+from imgfilter.caches import cached
+from imgfilter.front import params as P
+from imgfilter.front.ast import (
     CheckedQuery,
     EnterpriseProject,
     FieldIn,
@@ -26,12 +27,11 @@ from .ast import (
     TagFilter,
     TimeFilter,
 )
-from .caches import cached
-from .check import Options, check
-from .context import Context
-from .records import Catalog, Image
-from .result import Page
-from .scope import DEFAULT_EPS, Resolved, marker_not_found, resolve
+from imgfilter.front.check import Options, check
+from imgfilter.io.records import Catalog, Image
+from imgfilter.lowered.context import Context
+from imgfilter.lowered.scope import DEFAULT_EPS, Resolved, marker_not_found, resolve
+from imgfilter.result import Page
 
 Predicate = Callable[[Image], bool]
 SortKey = Callable[[Image], tuple[Any, ...]]

@@ -1,5 +1,5 @@
 """The bundled sample catalog: about 2,000 realistic images, generated
-deterministically from a fixed seed (``python -m imgfilter.catalog`` prints it).
+deterministically from a fixed seed (``python -m imgfilter.io.catalog`` prints it).
 
 It is the default data of ``imgfilter query``.  It holds public ``gold`` images
 of every platform and OS version, private and shared images of several
@@ -14,15 +14,23 @@ response example.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import random
+import sqlite3
 import sys
+import tempfile
 import uuid
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from . import params as P
-from .records import Catalog, parse_time
+from imgfilter.db.dialects import get as get_dialect
+from imgfilter.db.schema import DEFAULT_SCHEMA, create_statements
+from imgfilter.front import params as P
+from imgfilter.io.load import catalog_rows, load_catalog
+from imgfilter.io.records import Catalog, parse_time
 
 SEED = 20181028
 SIZE = 2000
@@ -214,6 +222,37 @@ def bundled() -> Catalog:
 def main() -> None:
     json.dump({"images": generate()}, sys.stdout, ensure_ascii=False, indent=1)
     sys.stdout.write("\n")
+
+
+# ---- the bundled catalog as SQLite ----------------------------------------------------
+
+def bundled_sqlite_path() -> Path:
+    """The bundled catalog as an SQLite file in the user's cache, built on first use."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imgfilter"
+    # named by content, the rows as stored and the schema: a changed generator,
+    # validation, wire form or schema never reuses a stale file
+    d = get_dialect("sqlite")
+    catalog = bundled()
+    digest = hashlib.sha256("\n".join(create_statements(d)).encode())
+    for table, row in catalog_rows(d, catalog.images, DEFAULT_SCHEMA):
+        digest.update(repr((table, row)).encode())
+    path = cache / f"catalog-{digest.hexdigest()[:16]}.sqlite3"
+    if path.exists():
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            load_catalog(conn, catalog)
+        finally:
+            conn.close()
+        os.replace(tmp, path)  # atomic: a concurrent first use sees a whole file or none
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 if __name__ == "__main__":

@@ -16,13 +16,20 @@ first page nor a page deep behind a marker sorts or scans from the start.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import params as P
-from .ast import (
+from imgfilter.caches import cached
+from imgfilter.db.connect import Connection, check_connection, dialect_of, transaction
+from imgfilter.db.dialects import Dialect
+from imgfilter.db.dialects import get as get_dialect
+from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
+from imgfilter.db.verify import verified, verify_catalog
+from imgfilter.front import params as P
+from imgfilter.front.ast import (
     CheckedQuery,
     EnterpriseProject,
     FieldIn,
@@ -34,12 +41,10 @@ from .ast import (
     TagFilter,
     TimeFilter,
 )
-from .caches import cached
-from .context import Context
-from .dialects import Dialect
-from .dialects import get as get_dialect
-from .schema import DEFAULT_SCHEMA, Schema
-from .scope import DEFAULT_EPS, Resolved, resolve
+from imgfilter.front.check import Options, check
+from imgfilter.lowered.context import Context
+from imgfilter.lowered.scope import DEFAULT_EPS, Resolved, marker_not_found, resolve
+from imgfilter.result import Page
 
 SideFilter = TagFilter | SupportFlag | PropertyEq
 SIDE_FILTERS = (TagFilter, SupportFlag, PropertyEq)  # filters that read a side table, not a column
@@ -312,3 +317,65 @@ def compile_sql(query: CheckedQuery, dialect: str | Dialect = "sqlite", context:
         values = _segment(query, ctx, d, schema, False)
         segments = (values, nulls) if query.sort_dir == "desc" else (nulls, values)
     return SqlPlan(query, d, marker_lookup, tuple(segments))
+
+
+# ---- running pages on a DB-API connection ----------------------------------------------
+
+def _decode(record: Any) -> Any:
+    if isinstance(record, bytes | bytearray | memoryview):
+        record = bytes(record).decode("utf-8")
+    return json.loads(record)
+
+
+def run(conn: Connection, query: str | CheckedQuery, context: Context | None = None, *,
+        dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA,
+        options: Options | None = None) -> Page:
+    """Run a query on a database; returns the same ``Page`` as the in-memory
+    target, and raises the same ``QueryError``s."""
+    checked = check(query, options) if isinstance(query, str) else query
+    d = dialect or dialect_of(conn)
+    plan = compile_sql(checked, d, context, schema)
+    check_connection(conn, d)
+    with transaction(conn, d, d.read_begin) as cur:
+        if schema not in verified(conn):
+            verify_catalog(conn, schema, dialect=d, cursor=cur)
+        return _page(cur, plan, checked)
+
+
+def _page(cur: Any, plan: SqlPlan, checked: CheckedQuery) -> Page:
+    """Read one page: the marker's sort value, then segments until the page is full."""
+    slots: dict[Slot, Any] = {}
+    segments = plan.segments
+    after_marker = False
+    if plan.marker_lookup is not None:
+        cur.execute(plan.marker_lookup.sql, plan.marker_lookup.bind(slots))
+        row = cur.fetchone()
+        if row is None:
+            raise marker_not_found(checked)
+        slots[MARKER_VALUE], slots[MARKER_ID] = row[0], checked.marker
+        at = next(i for i, s in enumerate(segments) if s.null == (row[0] is None) or len(segments) == 1)
+        segments = segments[at:]
+        after_marker = True
+    limit = checked.limit
+    want = None if limit is None else limit + 1
+    rows: list[tuple[Any, Any]] = []
+    for i, seg in enumerate(segments):
+        if limit == 0:
+            break
+        stmt = seg.after if after_marker and i == 0 else seg.first
+        if want is not None:
+            slots[ROW_LIMIT] = want - len(rows)
+        cur.execute(stmt.sql, stmt.bind(slots))
+        rows.extend(cur.fetchall())
+        if want is not None and len(rows) >= want:
+            break
+    more = limit is not None and len(rows) > limit
+    page = rows[:limit] if limit is not None else rows
+    next_marker = _id(page[-1][0]) if more and page else None
+    return Page(tuple(_decode(r[1]) for r in page), next_marker)
+
+
+def _id(value: Any) -> str:
+    return bytes(value).decode("ascii") if isinstance(value, bytes | bytearray) else str(value)
+
+

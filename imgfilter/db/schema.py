@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from . import params as P
-from .dialects import DIALECTS, Dialect
+from imgfilter.db.dialects import DIALECTS, Dialect
+from imgfilter.front import params as P
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # the side tables' own columns: no column of images may take one of these names

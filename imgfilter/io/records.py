@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from dateutil.parser import isoparse
 
-from . import params as P
+from imgfilter.front import params as P
 
 UTC = dt.UTC
 _SPECIAL = frozenset({"tags", "members"})

@@ -20,9 +20,9 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
-from .ast import Pair as PairNode
-from .ast import ParsedQuery, Span
-from .errors import Diagnostic, QueryError
+from imgfilter.front.ast import Pair as PairNode
+from imgfilter.front.ast import ParsedQuery, Span
+from imgfilter.front.errors import Diagnostic, QueryError
 
 BAD_INPUT = "IMG.0001"
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from . import params as P
+from imgfilter.front import params as P
 
 Format = Literal["json", "jsonl", "table", "csv", "value"]
 FORMATS: tuple[Format, ...] = ("json", "jsonl", "table", "csv", "value")

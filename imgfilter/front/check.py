@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from . import params as P
-from .ast import (
+from imgfilter.caches import LRU, cached, lru
+from imgfilter.front import params as P
+from imgfilter.front.ast import (
     CheckedQuery,
     EnterpriseProject,
     FieldIn,
@@ -31,9 +32,8 @@ from .ast import (
     TagFilter,
     TimeFilter,
 )
-from .caches import LRU, cached, lru
-from .errors import Diagnostic, QueryError, Severity
-from .parse import SubParseError, check_text, decode_pairs, parse, parse_value
+from imgfilter.front.errors import Diagnostic, QueryError, Severity
+from imgfilter.front.parse import SubParseError, check_text, decode_pairs, parse, parse_value
 
 Unknown = Literal["reject", "ignore", "property"]
 _INT_RE = re.compile(r"[0-9]+")

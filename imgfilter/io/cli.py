@@ -15,19 +15,19 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import quote
 
-from . import __version__, db
-from . import params as P
-from .ast import CheckedQuery
-from .catalog import bundled, generate
-from .check import Flavor, Options, check
-from .context import Context
-from .errors import QueryError
-from .memory import run
-from .output import FORMATS, Writer, dump_json
-from .records import Catalog, RecordError
-from .records import load as load_records
-from .result import Page
-from .sql import Slot, SqlPlan, Statement, compile_sql
+from imgfilter import __version__, db
+from imgfilter.front import params as P
+from imgfilter.front.ast import CheckedQuery
+from imgfilter.front.check import Flavor, Options, check
+from imgfilter.front.errors import QueryError
+from imgfilter.io.catalog import bundled, generate
+from imgfilter.io.output import FORMATS, Writer, dump_json
+from imgfilter.io.records import Catalog, RecordError
+from imgfilter.io.records import load as load_records
+from imgfilter.lowered.context import Context
+from imgfilter.result import Page
+from imgfilter.targets.memory import run
+from imgfilter.targets.sql import Slot, SqlPlan, Statement, compile_sql
 
 EXIT_OK = 0
 EXIT_ENVIRONMENT = 1  # a file that cannot be read or written, a database, a connection
@@ -433,7 +433,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     if args.openapi:
-        from .serve import SERVICE_OPTIONS, openapi
+        from imgfilter.serve import SERVICE_OPTIONS, openapi
 
         dump_json(openapi(SERVICE_OPTIONS), sys.stdout, _pretty(sys.stdout))
         return EXIT_OK
@@ -446,8 +446,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError:
         raise EnvironmentFailure("imgfilter serve needs uvicorn: pip install 'imgfilter[serve]'") from None
-    from .serve.http import Unavailable
-    from .serve.main import serve, source
+    from imgfilter.serve.http import Unavailable
+    from imgfilter.serve.main import serve, source
 
     if args.data is not None and args.db is not None and args.db_given:
         raise UsageError("give --data FILE or --db URL, not both")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .params import FieldType
+from imgfilter.front.params import FieldType
 
 UTC = dt.UTC
 

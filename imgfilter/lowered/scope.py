@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ast import CheckedQuery, FieldIn, MemberFilter, Span
-from .context import Context
-from .errors import Diagnostic, QueryError
+from imgfilter.front.ast import CheckedQuery, FieldIn, MemberFilter, Span
+from imgfilter.front.errors import Diagnostic, QueryError
+from imgfilter.lowered.context import Context
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Targets: each compiles the lowered form and runs pages on its own kind of source."""
