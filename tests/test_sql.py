@@ -148,7 +148,8 @@ def test_bundled_catalog_file_is_named_by_the_rows_it_stores(tmp_path: Any, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     before = db.bundled_sqlite_path()
     from imgfilter.io import catalog as catalog_module
-    rows = catalog_module.catalog_rows
+    from imgfilter.io import load as load_module
+    rows = load_module.catalog_rows
 
     def other_rows(*args: Any) -> Any:
         for table, row in rows(*args):
