@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """The images of one page in IMS's wire form (``Image.wire``, semantics §8:
+    """The images of one page in IMS's wire form (``Image.wire``:
     never ``members``) and ``next_marker``: the id of the last image when more
     matches follow, else None."""
 

@@ -1,4 +1,4 @@
-"""Stage 2: type-check decoded pairs against the parameter table (semantics §2–§4, §6).
+"""Stage 2: type-check decoded pairs against the parameter table.
 
 Every rule that can be decided from the query alone lives here; rules that
 need the caller (scope, ``member_status`` without a project) are the targets'.

@@ -49,8 +49,8 @@ class Kind(enum.Enum):
     UUID = "uuid"
     EPS = "enterprise_project"  # `0`, a UUID or `all_granted_eps`
     FLAVOR = "flavor"  # resolved against the service's flavor catalog
-    TAG = "tag"  # key=value, key= or key (semantics §3)
-    TIME = "time"  # op:time (semantics §4)
+    TAG = "tag"  # key=value, key= or key
+    TIME = "time"  # op:time
     MEMBER = "member_status"  # the caller's membership status
     MARKER = "marker"
     LIMIT = "limit"
@@ -146,7 +146,7 @@ FIELDS_LIST: tuple[Field, ...] = (
 )
 FIELDS: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS_LIST})
 
-# ---- response fields (semantics §8) ---------------------------------------------
+# ---- response fields ---------------------------------------------
 
 class Wire(enum.Enum):
     """How a field of a response image is written, whatever spelling the record used."""
@@ -204,7 +204,7 @@ WIRE_TYPES: Mapping[Wire, FieldType] = MappingProxyType({
 # `__support_<name>` fields not in the table: a flag (either boolean spelling) is written as yes/no,
 # anything else (`__support_kvm_fpga_type`-like types) passes through.
 SUPPORT_PREFIX = "__support_"
-NEVER_IN_RESPONSE = frozenset({"members"})  # other tenants' data (semantics §8)
+NEVER_IN_RESPONSE = frozenset({"members"})  # other tenants' data
 
 
 # ---- parameters ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Stage 1: the raw query string to decoded pairs with spans (semantics §1).
+"""Stage 1: the raw query string to decoded pairs with spans.
 
 The grammar (``grammar/query.lark``, shipped as ``imgfilter.grammar``) is the
 definition of the language.  Its `query` rule is regular, so a scanner built

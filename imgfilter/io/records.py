@@ -6,8 +6,8 @@ no NUL or lone surrogate in any string, finite numbers, at most ``MAX_DEPTH``
 levels), and each field of the response table has its documented type.  Each
 typed field of the parameter table is normalized (times to UTC instants,
 booleans in either spelling, UUIDs in lowercase), ``architecture`` is derived
-(semantics §2), tags are split into key and value, memberships indexed, and the
-image's response form is built (``Image.wire``, semantics §8).  The original
+(from its field or ``__support_arm``), tags are split into key and value, memberships indexed, and the
+image's response form is built (``Image.wire``).  The original
 record is kept as ``Image.raw``; responses never show it.
 """
 
@@ -52,8 +52,8 @@ class RecordError(ValueError):
 @dataclass(frozen=True, slots=True, eq=False)
 class Image:
     """One normalized record.  ``values`` has every typed field (None when
-    missing or null; ``architecture`` always set, semantics §2); ``response``
-    is the image as a response shows it (semantics §8), frozen, so that no page
+    missing or null; ``architecture`` always set); ``response``
+    is the image as a response shows it, frozen, so that no page
     handed to one caller can change what the next one sees (``wire`` gives a
     fresh, mutable copy); ``raw`` is the record as it was given."""
 
@@ -284,7 +284,7 @@ def normalize(record: Any, position: str) -> Image:
 
 
 def architecture(field_value: str | None, support_arm: Any) -> str:
-    """The image's architecture (semantics §2): its ``architecture`` field where
+    """The image's architecture: its ``architecture`` field where
     present; otherwise ``arm`` where ``__support_arm`` is true (in either
     spelling), else ``x86``.  Every target filters on this value."""
     if field_value is not None:
@@ -293,7 +293,7 @@ def architecture(field_value: str | None, support_arm: Any) -> str:
 
 
 def _wire(key: str, value: Any, values: Mapping[str, Any]) -> Any:
-    """One field of a response image (semantics §8), from its checked JSON value."""
+    """One field of a response image, from its checked JSON value."""
     if value is None:
         return None
     spec = P.RESPONSE_FIELDS.get(key)

@@ -1,4 +1,4 @@
-"""The caller context (semantics §5): set by the embedding service, never by the query."""
+"""The caller context: set by the embedding service, never by the query."""
 
 from __future__ import annotations
 
@@ -44,5 +44,5 @@ class Context:
 
     @property
     def scoped(self) -> bool:
-        """True when the scope of §5 applies (an ordinary caller)."""
+        """True when an ordinary caller's scope applies."""
         return not self.is_admin

@@ -1,4 +1,4 @@
-"""What the caller context does to a query (semantics §5), shared by every target.
+"""What the caller context does to a query, shared by every target.
 
 ``resolve`` turns (checked query, context) into the few facts a target needs,
 or raises the context's errors: IMG.0026 (403) for an ordinary caller asking

@@ -158,7 +158,7 @@ def is_driver_error(e: BaseException) -> bool:
 # ---- the service -------------------------------------------------------------------------------------
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    """An IMS error body (semantics §7)."""
+    """An IMS error body."""
     return {"error": {"code": code, "message": message}}
 
 

@@ -52,7 +52,7 @@ def _parameter(p: P.Param, options: Options | None) -> dict[str, Any]:
     doc = f"{p.doc} Accepts {p.domain}. Error code {p.code}."
     if p.kind is K.FLAVOR and (options is None or options.flavors is None):
         doc += " This service has no flavor catalog: the parameter is rejected."
-    # an empty value (`name=`) is ignored, with a warning (semantics §1)
+    # an empty value (`name=`) is ignored, with a warning
     out: dict[str, Any] = {"name": p.name, "in": "query", "required": False, "description": doc,
                            "style": "form", "explode": True, "allowEmptyValue": True}
     if p.repeatable:
@@ -76,7 +76,7 @@ def _image() -> dict[str, Any]:
     props = {f.name: {**_WIRE[f.wire], "nullable": True} for f in P.RESPONSE_FIELDS_LIST}
     props["id"] = {"type": "string"}
     return {"type": "object", "required": ["id"], "properties": props, "additionalProperties": True,
-            "description": "An image in IMS's wire form (semantics §8); other fields pass through; never members."}
+            "description": "An image in IMS's wire form; other fields pass through; never members."}
 
 
 def _error(status: int, description: str) -> dict[str, Any]:

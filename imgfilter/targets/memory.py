@@ -121,7 +121,7 @@ def _compile(exprs: list[str], src: _Source) -> Predicate:
 
 
 def sort_key(key: str) -> SortKey:
-    """The total order of §6 as a key: missing values smallest, then ``id``."""
+    """The total order as a key: missing values smallest, then ``id``."""
     assert key in P.SORT_KEYS
     if key == "id":
         return lambda img: (True, img.id, img.id)

@@ -5,7 +5,7 @@ a bound parameter in the driver's paramstyle; identifiers come only from the
 ``Schema``.  The SQL text depends on the query's shape (and the size of the
 context's grant list), never on a value.
 
-Order and pages.  The total order of §6 puts images whose sort value is
+Order and pages.  The total order puts images whose sort value is
 missing before all others (ascending) or after them (descending).  Rather than
 trust each engine's NULL ordering, a page is read from up to two *segments*
 in order: the images whose sort value is NULL (ordered by ``id``) and the
