@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from types import MappingProxyType
@@ -219,7 +220,46 @@ STATUSES = ("queued", "saving", "deleted", "killed", "active")
 DISK_FORMATS = ("vhd", "zvhd", "zvhd2", "raw", "qcow2", "iso")
 SORT_KEYS = ("name", "container_format", "disk_format", "status", "id", "size", "created_at")
 MEMBER_STATUSES = ("accepted", "rejected", "pending")
-TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+
+
+class TimeOp(enum.Enum):
+    """A time comparison (`op:time`): its word on the wire, its meaning and its spellings.
+
+    The one place the operators are spelled; the grammar's ``OP`` terminal is
+    tested to accept exactly these words, and the targets read their symbols here.
+    """
+
+    GT = ("gt", operator.gt, ">", ">")
+    GTE = ("gte", operator.ge, ">=", ">=")
+    LT = ("lt", operator.lt, "<", "<")
+    LTE = ("lte", operator.le, "<=", "<=")
+    EQ = ("eq", operator.eq, "==", "=")
+    NEQ = ("neq", operator.ne, "!=", "<>")
+
+    fn: Callable[[object, object], bool]
+    py: str  # the Python operator (memory target)
+    sql: str  # the SQL operator (SQL target)
+
+    def __new__(cls, word: str, fn: Callable[[object, object], bool], py: str, sql: str) -> TimeOp:
+        obj = object.__new__(cls)
+        obj._value_ = word
+        obj.fn = fn
+        obj.py = py
+        obj.sql = sql
+        return obj
+
+    @property
+    def word(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def of(cls, word: str) -> TimeOp:
+        """The operator spelled ``word`` (KeyError if none is)."""
+        return _TIME_OP_BY_WORD[word]
+
+
+_TIME_OP_BY_WORD: Mapping[str, TimeOp] = MappingProxyType({op.word: op for op in TimeOp})
+TIME_OPS: tuple[str, ...] = tuple(_TIME_OP_BY_WORD)
 SUPPORT_FLAGS = (
     "__support_kvm", "__support_xen", "__support_largememory", "__support_diskintensive",
     "__support_highperformance", "__support_xen_hana", "__support_kvm_infiniband",
