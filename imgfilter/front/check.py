@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from imgfilter.caches import LRU, cached, lru
+from imgfilter.front import codes
 from imgfilter.front import params as P
 from imgfilter.front.ast import (
     CheckedQuery,
@@ -101,7 +102,7 @@ _NAMES = tuple(P.PARAMS)
 _PARAMS = P.PARAMS
 _WIRE = operator.methodcaller("wire")  # the canonical order of filters: by their wire form
 _REPEATABLE = ", ".join(p.name for p in P.PARAMS_LIST if p.repeatable)
-BAD_VALUE = "IMG.0001"
+BAD_VALUE = codes.BAD_VALUE
 
 
 def suggest(word: str, choices: tuple[str, ...]) -> str | None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from types import MappingProxyType
+
+from imgfilter.front import codes
 
 
 class FieldType(enum.Enum):
@@ -66,7 +69,7 @@ class Param:
     kind: Kind
     doc: str
     field: Field | None = None  # the record field it filters, if any
-    code: str = "IMG.0001"  # IMS error code for a bad value
+    code: str = codes.BAD_VALUE  # IMS error code for a bad value
     choices: tuple[str, ...] = ()
     # a value that also matches other spellings: {"RedHat": ("RedHat", "Red Hat")}
     aliases: Mapping[str, tuple[str, ...]] = dc_field(default_factory=lambda: MappingProxyType({}))
@@ -219,7 +222,46 @@ STATUSES = ("queued", "saving", "deleted", "killed", "active")
 DISK_FORMATS = ("vhd", "zvhd", "zvhd2", "raw", "qcow2", "iso")
 SORT_KEYS = ("name", "container_format", "disk_format", "status", "id", "size", "created_at")
 MEMBER_STATUSES = ("accepted", "rejected", "pending")
-TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+
+
+class TimeOp(enum.Enum):
+    """A time comparison (`op:time`): its word on the wire, its meaning and its spellings.
+
+    The one place the operators are spelled; the grammar's ``OP`` terminal is
+    tested to accept exactly these words, and the targets read their symbols here.
+    """
+
+    GT = ("gt", operator.gt, ">", ">")
+    GTE = ("gte", operator.ge, ">=", ">=")
+    LT = ("lt", operator.lt, "<", "<")
+    LTE = ("lte", operator.le, "<=", "<=")
+    EQ = ("eq", operator.eq, "==", "=")
+    NEQ = ("neq", operator.ne, "!=", "<>")
+
+    fn: Callable[[object, object], bool]
+    py: str  # the Python operator (memory target)
+    sql: str  # the SQL operator (SQL target)
+
+    def __new__(cls, word: str, fn: Callable[[object, object], bool], py: str, sql: str) -> TimeOp:
+        obj = object.__new__(cls)
+        obj._value_ = word
+        obj.fn = fn
+        obj.py = py
+        obj.sql = sql
+        return obj
+
+    @property
+    def word(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def of(cls, word: str) -> TimeOp:
+        """The operator spelled ``word`` (KeyError if none is)."""
+        return _TIME_OP_BY_WORD[word]
+
+
+_TIME_OP_BY_WORD: Mapping[str, TimeOp] = MappingProxyType({op.word: op for op in TimeOp})
+TIME_OPS: tuple[str, ...] = tuple(_TIME_OP_BY_WORD)
 SUPPORT_FLAGS = (
     "__support_kvm", "__support_xen", "__support_largememory", "__support_diskintensive",
     "__support_highperformance", "__support_xen_hana", "__support_kvm_infiniband",
@@ -238,7 +280,7 @@ def _p(name: str, kind: Kind, doc: str, **kw: object) -> Param:
 PARAMS_LIST: tuple[Param, ...] = (
     _p("__isregistered", Kind.BOOL, "Image is registered (usable). Ordinary callers may only ask true."),
     _p("__imagetype", Kind.ENUM, "Image type: gold (public), private, shared, market.",
-       code="IMG.0024", choices=IMAGE_TYPES),
+       code=codes.BAD_IMAGE_TYPE, choices=IMAGE_TYPES),
     _p("protected", Kind.BOOL, "Image is protected from deletion."),
     _p("visibility", Kind.ENUM, "Visible to other tenants.", choices=("public", "private", "shared")),
     _p("owner", Kind.TEXT, "Owning project id.", pattern=PROJECT_CHARS, max_len=64),
@@ -252,14 +294,14 @@ PARAMS_LIST: tuple[Param, ...] = (
     _p("__os_bit", Kind.ENUM, "Operating system bits.", choices=("32", "64")),
     _p("__platform", Kind.ENUM, "Platform; RedHat and Red Hat name one platform.",
        choices=PLATFORMS, aliases=MappingProxyType({"RedHat": REDHAT, "Red Hat": REDHAT})),
-    _p("__os_type", Kind.ENUM, "Operating system type.", code="IMG.0122",
+    _p("__os_type", Kind.ENUM, "Operating system type.", code=codes.BAD_OS_TYPE,
        choices=("Linux", "Windows", "Other")),
     _p("__os_version", Kind.TEXT, "Operating system version.", source="IMS+"),
     _p("virtual_env_type", Kind.ENUM, "Environment the image is for.",
        choices=("FusionCompute", "Ironic", "DataImage", "IsoImage")),
     _p("enterprise_project_id", Kind.EPS, "Enterprise project: 0 (default; also matches none), "
-       "a UUID, or all_granted_eps.", code="IMG.0155"),
-    _p("architecture", Kind.ENUM, "CPU architecture.", code="IMG.0212", choices=("x86", "arm"),
+       "a UUID, or all_granted_eps.", code=codes.BAD_ENTERPRISE_PROJECT),
+    _p("architecture", Kind.ENUM, "CPU architecture.", code=codes.BAD_ARCHITECTURE, choices=("x86", "arm"),
        source="IMS+"),
     _p("__whole_image", Kind.BOOL, "Whole-machine image.", source="IMS+"),
     _p("__system__cmkid", Kind.TEXT, "Encryption key id.", source="IMS+"),
@@ -267,8 +309,8 @@ PARAMS_LIST: tuple[Param, ...] = (
     _p("__support_xen_gpu_type", Kind.TEXT, "GPU type under XEN.", pattern=GPU_CHARS, max_len=64),
     _p("__support_kvm_gpu_type", Kind.TEXT, "GPU type under KVM.", pattern=GPU_CHARS, max_len=64),
     _p("flavor_id", Kind.FLAVOR, "Images usable with this flavor (needs a flavor catalog).",
-       code="IMG.0192", pattern=FLAVOR_CHARS, max_len=64),
-    _p("tag", Kind.TAG, "Tag key=value, key= or key; repeatable (AND).", code="IMG.0115",
+       code=codes.BAD_FLAVOR, pattern=FLAVOR_CHARS, max_len=64),
+    _p("tag", Kind.TAG, "Tag key=value, key= or key; repeatable (AND).", code=codes.BAD_TAG,
        repeatable=True),
     _p("member_status", Kind.MEMBER, "The caller's membership status; needs visibility=shared.",
        choices=MEMBER_STATUSES),

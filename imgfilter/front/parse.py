@@ -20,11 +20,12 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
+from imgfilter.front import codes
 from imgfilter.front.ast import Pair as PairNode
 from imgfilter.front.ast import ParsedQuery, Span
 from imgfilter.front.errors import Diagnostic, QueryError
 
-BAD_INPUT = "IMG.0001"
+BAD_INPUT = codes.BAD_VALUE
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TextIO
 from urllib.parse import quote
 
 from imgfilter import __version__, db
+from imgfilter.front import codes
 from imgfilter.front import params as P
 from imgfilter.front.ast import CheckedQuery
 from imgfilter.front.check import Flavor, Options, check
@@ -651,7 +652,7 @@ def _main(parser: argparse.ArgumentParser, argv: list[str], notes: list[str], as
         if as_json:
             dump_json(e.to_ims(), sys.stdout, _pretty(sys.stdout))
             return EXIT_REJECTED
-        return _fail("IMG.0001", f"bad record: {e}", EXIT_REJECTED, False)
+        return _fail(codes.BAD_VALUE, f"bad record: {e}", EXIT_REJECTED, False)
     except UsageError as e:
         msg = str(e)
         if as_json:

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from dateutil.parser import isoparse
 
+from imgfilter.front import codes
 from imgfilter.front import params as P
 
 UTC = dt.UTC
@@ -34,7 +35,7 @@ _SPECIAL = frozenset({"tags", "members"})
 class RecordError(ValueError):
     """A record that cannot be used; says where it is, its id and the field."""
 
-    code = "IMG.0001"
+    code = codes.BAD_VALUE
 
     def __init__(self, position: str, image_id: str | None, field_name: str | None, message: str) -> None:
         self.position = position

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imgfilter.front import codes
 from imgfilter.front.ast import CheckedQuery, FieldIn, MemberFilter, Span
 from imgfilter.front.errors import Diagnostic, QueryError
 from imgfilter.lowered.context import Context
@@ -36,7 +37,7 @@ def resolve(query: CheckedQuery, context: Context | None) -> Resolved:
     project = context.project_id if context is not None else None
     if member is not None and project is None:
         errors.append(Diagnostic(
-            "IMG.0001", "member_status: needs the caller's project, and the context names none",
+            codes.BAD_VALUE, "member_status: needs the caller's project, and the context names none",
             member.span, param="member_status", value=member.status,
             hint="the embedding service passes Context(project_id=...) (CLI: --project)",
         ))
@@ -45,7 +46,7 @@ def resolve(query: CheckedQuery, context: Context | None) -> Resolved:
         for f in query.filters:
             if isinstance(f, FieldIn) and f.param == "__isregistered" and f.values == (False,):
                 errors.append(Diagnostic(
-                    "IMG.0026", "__isregistered: ordinary users can only query registered images",
+                    codes.FORBIDDEN, "__isregistered: ordinary users can only query registered images",
                     f.span, param="__isregistered", value="false", status=403,
                     hint="omit __isregistered, or ask true",
                 ))
@@ -62,7 +63,7 @@ def resolve(query: CheckedQuery, context: Context | None) -> Resolved:
 def marker_not_found(query: CheckedQuery) -> QueryError:
     """IMG.0027: the marker names no image the caller may see."""
     return QueryError([Diagnostic(
-        "IMG.0027", f"marker: no image {query.marker} among the images you may see",
+        codes.MARKER_NOT_FOUND, f"marker: no image {query.marker} among the images you may see",
         query.marker_span or Span(0, 0), param="marker", value=query.marker, status=400,
         hint="pass the next_marker of the previous page, or leave marker out",
     )], query.source)

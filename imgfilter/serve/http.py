@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from imgfilter.front import codes
 from imgfilter.front import params as P
 from imgfilter.front.check import Options, check
 from imgfilter.front.errors import QueryError
@@ -164,7 +165,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 def http_code(status: int) -> str:
     """The code of an error of the HTTP layer itself (``HTTP.503``); the query's errors carry IMS codes (IMG.xxxx)."""
-    return f"HTTP.{status}"
+    return codes.HTTP_BY_STATUS[status]
 
 
 def reason(status: int) -> str:

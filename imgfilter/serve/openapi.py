@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from imgfilter import __version__
+from imgfilter.front import codes
 from imgfilter.front import params as P
 from imgfilter.front.check import Options
 from imgfilter.serve.http import HEALTH_PATH, IMAGES_PATH, MAX_URL_LENGTH, PROJECT_ID_PATTERN, http_code
@@ -121,7 +122,7 @@ def openapi(options: Options | None = None, *, max_url_length: int = MAX_URL_LEN
                         "application/json": {"schema": {"$ref": "#/components/schemas/ListImagesResponse"}}}},
                     "400": _error(400, "The query is wrong: every error, each with its IMS code (IMG.xxxx)."),
                     "401": _error(401, f"No caller identity (X-Project-Id): code {http_code(401)}."),
-                    "403": _error(403, "Not allowed for this caller: IMG.0026."),
+                    "403": _error(403, f"Not allowed for this caller: {codes.FORBIDDEN}."),
                     "405": _error(405, f"Only GET: code {http_code(405)}, with an Allow header."),
                     "414": _error(414, f"The URL is longer than {max_url_length} characters: {http_code(414)}."),
                     "500": _error(500, f"A bug: {http_code(500)}, no details."),
@@ -151,7 +152,7 @@ def openapi(options: Options | None = None, *, max_url_length: int = MAX_URL_LEN
                 }},
                 "Error": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "object", "required": ["code", "message"], "properties": {
-                        "code": {"type": "string", "example": "IMG.0001"}, "message": {"type": "string"}}},
+                        "code": {"type": "string", "example": codes.BAD_VALUE}, "message": {"type": "string"}}},
                     "errors": {"type": "array", "description": "Every error of the query (400, 403).",
                                "items": {"type": "object", "properties": {
                                    "code": {"type": "string"}, "message": {"type": "string"},

@@ -36,9 +36,6 @@ from imgfilter.result import Page
 Predicate = Callable[[Image], bool]
 SortKey = Callable[[Image], tuple[Any, ...]]
 
-_TIME_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
-
-
 class _Source:
     """Collects the expression source and its constants for one predicate."""
 
@@ -72,7 +69,7 @@ def _expr(node: Filter, src: _Source, ctx: Resolved) -> str | None:
         return f"{f} in {src.const(frozenset(node.values))}"
     if isinstance(node, TimeFilter):
         t = src.temp()
-        return f"(({t} := {_field(node.field)}) is not None and {t} {_TIME_OPS[node.op]} {src.const(node.at)})"
+        return f"(({t} := {_field(node.field)}) is not None and {t} {P.TimeOp.of(node.op).py} {src.const(node.at)})"
     if isinstance(node, TagFilter):
         if node.value is None:
             return f"{src.const(node.key)} in img.tag_keys"

@@ -50,7 +50,6 @@ SideFilter = TagFilter | SupportFlag | PropertyEq
 SIDE_FILTERS = (TagFilter, SupportFlag, PropertyEq)  # filters that read a side table, not a column
 # side-table filters spelled as an EXISTS each (per side table); the rest are grouped
 SEPARATE_EXISTS = 3
-_CMP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 
 
 class Slot:
@@ -182,7 +181,7 @@ class _Builder:
                 return f"{col} = {self.p(node.values[0])}"
             return f"{col} IN ({', '.join(self.p(v) for v in node.values)})"
         if isinstance(node, TimeFilter):
-            return f"{self.col(node.field)} {_CMP[node.op]} {self.p(self.d.bind_time(node.at))}"
+            return f"{self.col(node.field)} {P.TimeOp.of(node.op).sql} {self.p(self.d.bind_time(node.at))}"
         if isinstance(node, MemberFilter):
             return self.exists(self.s.members, [f"x.member_id = {self.p(ctx.member_project)}",
                                                 f"x.status = {self.p(node.status)}"])
