@@ -81,6 +81,9 @@ class Dialect:
     # MySQL 8 has no CREATE INDEX IF NOT EXISTS: create, and take this error code as "exists"
     index_if_not_exists: bool = True
     duplicate_index_error: int | None = None
+    # -- `imgfilter sql --explain`: the statement prefix, and one plan row as a line
+    explain: str = "EXPLAIN "
+    explain_row: Callable[[tuple[Any, ...]], str] = lambda row: " | ".join("" if c is None else str(c) for c in row)
 
     def ident(self, name: str) -> str:
         return f"{self.quote}{name}{self.quote}"
@@ -185,6 +188,8 @@ SQLITE = Dialect(
     string_columns=_sqlite_string_columns, text_types=frozenset({"text", "blob"}),
     exact_collations=frozenset({"BINARY"}),
     collation_fix="declare it without COLLATE (or COLLATE BINARY) and with a TEXT type",
+    explain="EXPLAIN QUERY PLAN ",
+    explain_row=lambda row: str(row[-1]),  # the detail column
 )
 
 POSTGRESQL = Dialect(

@@ -28,7 +28,7 @@ from imgfilter.io.records import load as load_records
 from imgfilter.lowered.context import Context
 from imgfilter.result import Page
 from imgfilter.targets.memory import run
-from imgfilter.targets.sql import Slot, SqlPlan, Statement, compile_sql
+from imgfilter.targets.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, Slot, SqlPlan, Statement, compile_sql
 
 EXIT_OK = 0
 EXIT_ENVIRONMENT = 1  # a file that cannot be read or written, a database, a connection
@@ -330,26 +330,20 @@ def _how(plan: SqlPlan) -> list[str]:
 
 def _explain(conn: Any, plan: SqlPlan, stmt: Statement) -> list[str]:
     slots: dict[Slot, Any] = {s: None for s in stmt.params if isinstance(s, Slot)}
-    for s in slots:
-        if s.name == "row limit":
-            slots[s] = (plan.query.limit or 0) + 1
-        elif s.name == "marker id":
-            slots[s] = plan.query.marker
-    if any(s.name == "marker sort value" for s in slots) and plan.marker_lookup is not None:
+    if ROW_LIMIT in slots:
+        slots[ROW_LIMIT] = (plan.query.limit or 0) + 1
+    if MARKER_ID in slots:
+        slots[MARKER_ID] = plan.query.marker
+    if MARKER_VALUE in slots and plan.marker_lookup is not None:
         cur = conn.cursor()
         cur.execute(plan.marker_lookup.sql, plan.marker_lookup.bind({}))
         row = cur.fetchone()
-        for s in slots:
-            if s.name == "marker sort value":
-                slots[s] = row[0] if row is not None else None
-    prefix = "EXPLAIN QUERY PLAN " if plan.dialect.name == "sqlite" else "EXPLAIN "
+        slots[MARKER_VALUE] = row[0] if row is not None else None
     cur = conn.cursor()
-    cur.execute(prefix + stmt.sql, stmt.bind(slots))
+    cur.execute(plan.dialect.explain + stmt.sql, stmt.bind(slots))
     rows = cur.fetchall()
     conn.rollback()
-    if plan.dialect.name == "sqlite":
-        return [str(r[-1]) for r in rows]
-    return [" | ".join("" if c is None else str(c) for c in r) for r in rows]
+    return [plan.dialect.explain_row(tuple(r)) for r in rows]
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
