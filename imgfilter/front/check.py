@@ -139,9 +139,10 @@ def _unknown_hint(pair: Pair) -> str | None:
 
 # ---- why a time filter was rejected: the first rule that fits gives the message ----------
 
-_SYMBOL_OPS = {">=": "gte", "=>": "gte", "<=": "lte", "=<": "lte", "!=": "neq", "<>": "neq",
-               ">": "gt", "<": "lt", "==": "eq", "=": "eq"}
-_SYMBOL_RE = re.compile("(" + "|".join(re.escape(s) for s in _SYMBOL_OPS) + ")(?=[0-9])")
+# each operator's Python and SQL spelling, and two reversed ones, said as the operator's word
+_SYMBOL_OPS = {**{s: op.word for op in P.TimeOp for s in (op.py, op.sql)}, "=>": "gte", "=<": "lte"}
+_SYMBOL_RE = re.compile("(" + "|".join(re.escape(s) for s in sorted(_SYMBOL_OPS, key=len, reverse=True))
+                        + ")(?=[0-9])")
 _OP_RE = re.compile(r"([A-Za-z_]+):")
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _CLOCK = r"[0-9]{2}:[0-9]{2}:[0-9]{2}"
@@ -550,12 +551,12 @@ def _empty_range(times: list[TimeFilter]) -> bool:
     lo, hi = _micros(P.TIME_MIN), _micros(P.TIME_MAX)
     excluded: set[int] = set()
     for t in times:
-        at = _micros(t.at)
-        if t.op in ("gt", "gte", "eq"):
-            lo = max(lo, at + (t.op == "gt"))
-        if t.op in ("lt", "lte", "eq"):
-            hi = min(hi, at - (t.op == "lt"))
-        if t.op == "neq":
+        at, op = _micros(t.at), P.TimeOp.of(t.op)
+        if op in (P.TimeOp.GT, P.TimeOp.GTE, P.TimeOp.EQ):
+            lo = max(lo, at + (op is P.TimeOp.GT))
+        if op in (P.TimeOp.LT, P.TimeOp.LTE, P.TimeOp.EQ):
+            hi = min(hi, at - (op is P.TimeOp.LT))
+        if op is P.TimeOp.NEQ:
             excluded.add(at)
     return hi - lo + 1 <= sum(1 for at in excluded if lo <= at <= hi)
 
