@@ -69,11 +69,13 @@ def time_value(draw: st.DrawFn) -> Drawn:
 
 @st.composite
 def tag_value(draw: st.DrawFn) -> Drawn:
-    key = draw(st.text(alphabet=TAG_CHARS, min_size=1, max_size=36))
+    tag = P.PARAMS["tag"]
+    key = draw(st.text(alphabet=TAG_CHARS, min_size=1, max_size=tag.max_len))
     form = draw(st.sampled_from(["kv", "k=", "k"]))
     if form == "k":
         return key, key
-    value = "" if form == "k=" else draw(st.text(alphabet=TAG_CHARS + ".", min_size=1, max_size=43))
+    value = "" if form == "k=" else draw(st.text(alphabet=TAG_CHARS + ".", min_size=1,
+                                                                max_size=tag.value_max_len))
     return f"{key}={value}", f"{key}={value}"
 
 

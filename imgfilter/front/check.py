@@ -38,8 +38,6 @@ from imgfilter.front.parse import SubParseError, check_text, decode_pairs, parse
 
 Unknown = Literal["reject", "ignore", "property"]
 _INT_RE = re.compile(r"[0-9]+")
-_TAG_KEY_MAX = 36
-_TAG_VALUE_MAX = 43
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,12 +435,12 @@ class _Checker:
             return
         key = str(key_tok)
         tag_value = None if eq is None else (val_tok or "")
-        if len(key) > _TAG_KEY_MAX:
-            self.error(pair, param, f"the key is {len(key)} characters; at most {_TAG_KEY_MAX}",
+        if len(key) > param.max_len:
+            self.error(pair, param, f"the key is {len(key)} characters; at most {param.max_len}",
                        span=pair.raw_span(0, len(key)))
             return
-        if tag_value is not None and len(tag_value) > _TAG_VALUE_MAX:
-            self.error(pair, param, f"the value is {len(tag_value)} characters; at most {_TAG_VALUE_MAX}",
+        if tag_value is not None and len(tag_value) > param.value_max_len:
+            self.error(pair, param, f"the value is {len(tag_value)} characters; at most {param.value_max_len}",
                        span=pair.raw_span(len(key) + 1, len(value)))
             return
         self.filters.append(TagFilter(key, tag_value, pair.span))

@@ -75,7 +75,8 @@ class Param:
     aliases: Mapping[str, tuple[str, ...]] = dc_field(default_factory=lambda: MappingProxyType({}))
     pattern: str | None = None  # TEXT: the characters allowed (a regex class)
     min_len: int = 1
-    max_len: int = 255
+    max_len: int = 255  # TEXT and FLAVOR: the value; TAG: the key
+    value_max_len: int = 0  # TAG: the value
     minimum: int = 0
     maximum: int = 2**31 - 1
     repeatable: bool = False
@@ -103,7 +104,7 @@ class Param:
         if k is Kind.FLAVOR:
             return f"a flavor id ({self.min_len} to {self.max_len} characters of {self.pattern})"
         if k is Kind.TAG:
-            return "key=value, key= or key"
+            return f"key=value, key= or key (key up to {self.max_len} characters, value up to {self.value_max_len})"
         return "op:time, op one of gt, gte, lt, lte, eq, neq"
 
 
@@ -311,7 +312,7 @@ PARAMS_LIST: tuple[Param, ...] = (
     _p("flavor_id", Kind.FLAVOR, "Images usable with this flavor (needs a flavor catalog).",
        code=codes.BAD_FLAVOR, pattern=FLAVOR_CHARS, max_len=64),
     _p("tag", Kind.TAG, "Tag key=value, key= or key; repeatable (AND).", code=codes.BAD_TAG,
-       repeatable=True),
+       max_len=36, value_max_len=43, repeatable=True),
     _p("member_status", Kind.MEMBER, "The caller's membership status; needs visibility=shared.",
        choices=MEMBER_STATUSES),
     _p("created_at", Kind.TIME, "Creation time, op:time; repeatable (AND).", repeatable=True),
