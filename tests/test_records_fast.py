@@ -1,10 +1,14 @@
 """The fast time parser (``fromisoformat`` for the common spellings) agrees with
 the dateutil-only reference on every string: same instant and tzinfo, or the
-same exception with the same message."""
+same exception with the same message.  ``freeze`` with its scalar fast path
+agrees with the plain one."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 from dateutil.parser import isoparse
@@ -14,7 +18,7 @@ from hypothesis import strategies as st
 from imgfilter.front import params as P
 from imgfilter.io import records
 from imgfilter.io.catalog import API_EXAMPLE, generate
-from imgfilter.io.records import parse_time
+from imgfilter.io.records import freeze, parse_time
 
 
 def reference_parse_time(value: str) -> dt.datetime:
@@ -174,3 +178,39 @@ def test_every_catalog_time_agrees() -> None:
     for value in values:
         assert isinstance(value, str)
         assert_agree(value)
+
+
+def reference_freeze(value: object) -> object:
+    """``records.freeze`` before its scalar fast path."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: reference_freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(reference_freeze(v) for v in value)
+    return value
+
+
+class _Str(str):
+    pass
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
+    | st.text(max_size=5).map(_Str),
+    lambda kids: st.lists(kids, max_size=4) | st.lists(kids, max_size=4).map(tuple)
+    | st.dictionaries(st.text(max_size=3), kids, max_size=4)
+    | st.dictionaries(st.text(max_size=3), kids, max_size=4).map(OrderedDict),
+    max_leaves=20)
+
+
+def _plain(value: object) -> object:
+    """A frozen value with its types spelled out, for an exact comparison."""
+    if isinstance(value, MappingProxyType):
+        return ("map", [(k, _plain(v)) for k, v in value.items()])
+    if isinstance(value, tuple):
+        return ("tuple", [_plain(v) for v in value])
+    return (type(value), value)
+
+
+@given(JSON)
+def test_freeze_agrees_with_the_reference(value: object) -> None:
+    assert _plain(freeze(value)) == _plain(reference_freeze(value))

@@ -29,6 +29,7 @@ from imgfilter.front import params as P
 
 UTC = dt.UTC
 _SPECIAL = frozenset({"tags", "members"})
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: neither mappings nor arrays
 
 
 class RecordError(ValueError):
@@ -76,6 +77,8 @@ class Image:
 
 def freeze(value: Any) -> Any:
     """A JSON value no one can change: objects as read-only mappings, arrays as tuples."""
+    if type(value) in _SCALARS:  # most values; skips the slower ABC check below
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
