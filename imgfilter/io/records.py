@@ -30,6 +30,7 @@ from imgfilter.front import params as P
 
 UTC = dt.UTC
 _SPECIAL = frozenset({"tags", "members"})
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: neither mappings nor arrays
 
 
 class RecordError(ValueError):
@@ -77,6 +78,8 @@ class Image:
 
 def freeze(value: Any) -> Any:
     """A JSON value no one can change: objects as read-only mappings, arrays as tuples."""
+    if type(value) in _SCALARS:  # most values; skips the slower ABC check below
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
@@ -112,11 +115,32 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
+# The spellings on which ``datetime.fromisoformat`` (C) and dateutil's
+# ``isoparse`` were checked to agree (tests/test_records_fast.py): extended
+# date with a four-digit year from 1000, ``T``, hh:mm:ss with hours 00-23,
+# 1 to 6 fractional digits after a dot, then nothing, ``Z`` or +-hh:mm.  All
+# ASCII ([0-9], never \d).  Anything else (week and ordinal dates, 24:00,
+# compact forms, a space or lowercase separator, a comma, 7+ fractional
+# digits, short offsets) takes dateutil's path.
+_FAST_TIME = re.compile(
+    r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?")
+_fromisoformat = dt.datetime.fromisoformat
+
+
 def parse_time(value: str) -> dt.datetime:
     """An ISO 8601 timestamp as an aware UTC datetime; no offset means UTC.
     Raises ValueError outside the years 1000 to 9999 (UTC), the range every
     engine stores."""
-    t = isoparse(value)
+    t: dt.datetime | None = None
+    if _FAST_TIME.fullmatch(value) is not None:
+        try:
+            t = _fromisoformat(value)
+        except ValueError:  # e.g. 2018-02-30: dateutil's path gives its own message
+            t = None
+    if t is None:
+        t = isoparse(value)
     t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     if not P.TIME_MIN <= t <= P.TIME_MAX:
         raise ValueError("outside the years 1000 to 9999 (UTC) that every database stores")
