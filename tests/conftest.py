@@ -27,34 +27,31 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
-from imgfilter import db  # noqa: E402
 from imgfilter.io.records import Catalog  # noqa: E402
 
-from .dbs import ENGINES, isolated  # noqa: E402
+from .dbs import ENGINES, Databases  # noqa: E402
 from .fixtures import RECORDS  # noqa: E402
 from .targets import Target, memory_target, sql_target  # noqa: E402
 
 
 class LoadedDatabases:
-    """One private database per engine, loaded with the hand-written records on
-    first use and dropped at the end of the run."""
+    """The hand-written records in one private database per engine, loaded on first use."""
 
-    def __init__(self, stack: ExitStack) -> None:
-        self.stack = stack
-        self.conns: dict[str, Any] = {}
+    def __init__(self, databases: Databases) -> None:
+        self.databases = databases
+        self.loaded: set[str] = set()
 
     def get(self, engine: str) -> Any:
-        if engine not in self.conns:
-            conn = self.stack.enter_context(isolated(engine))
-            db.load_catalog(conn, Catalog.from_records(RECORDS))
-            self.conns[engine] = conn
-        return self.conns[engine]
+        if engine not in self.loaded:
+            self.databases.load(engine, Catalog.from_records(RECORDS))
+            self.loaded.add(engine)
+        return self.databases.get(engine)
 
 
 @pytest.fixture(scope="session")
 def databases() -> Iterator[LoadedDatabases]:
     with ExitStack() as stack:
-        yield LoadedDatabases(stack)
+        yield LoadedDatabases(Databases(stack))
 
 
 @pytest.fixture(params=["memory", *ENGINES])

@@ -12,13 +12,16 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from imgfilter import db
 from imgfilter.db.connect import connect
+from imgfilter.db.schema import DEFAULT_SCHEMA
+from imgfilter.io.records import Catalog
 
 ENV = {"postgresql": "IMGFILTER_TEST_POSTGRESQL_URL", "mysql": "IMGFILTER_TEST_MYSQL_URL"}
 EXAMPLE = {"postgresql": "postgresql://postgres@127.0.0.1:5432/test", "mysql": "mysql://root@127.0.0.1:3306/test"}
@@ -97,3 +100,41 @@ def second_connection(engine: str, conn: Any, **kwargs: Any) -> Any:
     parts = urlsplit(url)
     return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
                            password=parts.password or "", database=name, **{"charset": "utf8mb4", **kwargs})
+
+
+class Databases:
+    """The test run's engine manager: one private database per engine (see
+    ``isolated``), created with the reference schema on first use and dropped
+    when ``stack`` closes.  ``load`` replaces an engine's catalog."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.stack = stack
+        self.conns: dict[str, Any] = {}
+
+    def get(self, engine: str) -> Any:
+        """The engine's connection (skips, or fails under CI, without a server)."""
+        if engine not in self.conns:
+            conn = self.stack.enter_context(isolated(engine))
+            db.create_schema(conn)
+            self.conns[engine] = conn
+        return self.conns[engine]
+
+    def available(self) -> dict[str, Any]:
+        """Every engine with a server: all of them under CI (a missing one fails)."""
+        for engine in ENGINES:
+            try:
+                self.get(engine)
+            except pytest.skip.Exception:  # outside CI: run with the engines there are
+                continue
+        return self.conns
+
+    def load(self, engine: str, catalog: Catalog) -> Any:
+        """The engine's connection, holding exactly ``catalog``."""
+        conn = self.get(engine)
+        cur = conn.cursor()
+        s = DEFAULT_SCHEMA
+        for table in (s.images, s.tags, s.members, s.properties):
+            cur.execute(f"DELETE FROM {table}")
+        conn.commit()
+        db.load_catalog(conn, catalog, create=False)
+        return conn

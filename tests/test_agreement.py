@@ -22,43 +22,32 @@ from hypothesis import strategies as st
 
 import imgfilter
 from imgfilter import QueryError, db
-from imgfilter.db.schema import DEFAULT_SCHEMA
 from imgfilter.io.records import Catalog
 from imgfilter.result import Page
 from imgfilter.targets.sql import compile_sql
 
 from .catalogs import Case, cases, catalogs
-from .dbs import ENGINES, isolated
+from .dbs import Databases
 
 Outcome = tuple[Any, ...]
 
 
 class Engines:
-    """One private database per engine, reloaded with each generated catalog."""
+    """Every engine with a server, reloaded with each generated catalog."""
 
-    def __init__(self, stack: ExitStack) -> None:
-        self.conns: dict[str, Any] = {}
-        for engine in ENGINES:
-            try:
-                self.conns[engine] = stack.enter_context(isolated(engine))
-            except pytest.skip.Exception:  # outside CI: run with the engines there are
-                continue
-            db.create_schema(self.conns[engine])
+    def __init__(self, databases: Databases) -> None:
+        self.databases = databases
+        self.conns = databases.available()
 
     def load(self, catalog: Catalog) -> None:
-        for conn in self.conns.values():
-            cur = conn.cursor()
-            s = DEFAULT_SCHEMA
-            for table in (s.images, s.tags, s.members, s.properties):
-                cur.execute(f"DELETE FROM {table}")
-            conn.commit()
-            db.load_catalog(conn, catalog, create=False)
+        for engine in list(self.conns):
+            self.databases.load(engine, catalog)
 
 
 @pytest.fixture(scope="session")
 def engines() -> Iterator[Engines]:
     with ExitStack() as stack:
-        yield Engines(stack)
+        yield Engines(Databases(stack))
 
 
 def outcome(run: Callable[[], Page]) -> Outcome:
