@@ -117,6 +117,31 @@ def test_the_grammar_tells_an_empty_tag_value_from_none() -> None:
     assert [str(t) for t in grammar_value("k=v", "tag_filter")] == ["k", "=", "v"]
 
 
+@pytest.mark.parametrize(("text", "rule", "want"), [
+    ("k=", "tag_filter", ("k", "=", None)),  # an empty value
+    ("k", "tag_filter", ("k", None, None)),  # any value
+    ("k=v", "tag_filter", ("k", "=", "v")),
+    ("gt:2018-10-28T10:00:00Z", "time_filter", ("gt", "2018-10-28T10:00:00Z")),
+    ("2018-10-28T10:00:00Z", "time_filter", (None, "2018-10-28T10:00:00Z")),
+])
+def test_the_grammar_path_gives_what_the_fast_path_gives(
+        text: str, rule: str, want: tuple[str | None, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from imgfilter.front import parse as parse_module
+
+    pattern, groups = parse_module._FAST[rule]
+    m = pattern.fullmatch(text)
+    assert m is not None and m.group(*groups) == want
+    got = parse_module.grammar_value(text, rule)
+    assert got == want and [type(t) for t in got] == [type(t) for t in want]  # plain str, not Token
+    # parse_value with a fast path that never matches: the grammar answers, alike
+    never = re.compile(r"(?!)")
+    monkeypatch.setitem(parse_module._FAST, rule, (never, groups))
+    got = parse_module.parse_value(text, rule)
+    assert got == want and [type(t) for t in got] == [type(t) for t in want]
+
+
 def test_the_scanner_and_the_grammar_split_alike() -> None:
     from imgfilter.front.parse import grammar_pairs, scan
 

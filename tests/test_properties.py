@@ -176,20 +176,30 @@ class Rejected:
 
 def _grammar_value_result(text: str, rule: str) -> object:
     try:
-        return tuple(None if t is None else str(t) for t in grammar_value(text, rule))
+        return grammar_value(text, rule)
     except SubParseError as e:
         return Rejected(e.pos)
 
 
 @given(st.one_of(st.text(alphabet="gtelqn:0123456789-T Z.+=kv_环中", max_size=40), st.text(max_size=20)),
        st.sampled_from(["time_filter", "tag_filter"]))
+@example("k=", "tag_filter")
+@example("k", "tag_filter")
+@example("k=v", "tag_filter")
+@example("2018-10-28T10:00:00Z", "time_filter")
+@example("gt:2018-10-28T10:00:00Z", "time_filter")
 def test_value_fast_path_agrees_with_the_grammar(text: str, rule: str) -> None:
-    fast = _FAST[rule][0].fullmatch(text)
+    pattern, groups = _FAST[rule]
+    m = pattern.fullmatch(text)
+    fast = None if m is None else m.group(*groups)
     grammar = _grammar_value_result(text, rule)
-    # the same answer: the same groups when the regex accepts, a rejection (and where) when it does not
-    assert (fast is not None) == (not isinstance(grammar, Rejected))
-    if fast is not None:
-        assert fast.group(*_FAST[rule][1]) == grammar
+    # the same result: the same value (plain strings and None, element for element) or both reject
+    if fast is None:
+        assert isinstance(grammar, Rejected)
+    else:
+        assert isinstance(grammar, tuple)
+        assert [type(t) for t in grammar] == [type(t) for t in fast]
+        assert grammar == fast
     assert parse_value_result(text, rule) == grammar
 
 

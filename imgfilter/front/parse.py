@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput
 
 from imgfilter.front import codes
@@ -34,24 +34,33 @@ class RawPair:
     assign: Token | None  # '=' and the raw value
 
 
+@v_args(inline=True)
 class _Build(Transformer[Token, Any]):
-    """Runs inside the parser: builds the pairs as the rules are reduced."""
+    """Runs inside the parser: builds the pairs and values as the rules are reduced.
 
-    def pair(self, children: list[Token]) -> RawPair:
-        if len(children) == 2:
-            return RawPair(children[0], children[1])
-        tok = children[0]
-        return RawPair(tok, None) if tok.type == "KEY" else RawPair(None, tok)
+    The grammar writes optionals as ``[...]`` and the parser keeps placeholders,
+    so each rule has a fixed arity (None for an absent optional) and its children
+    arrive as arguments.  The value rules give plain strings: exactly what the
+    fast path's regex groups give."""
 
-    def query(self, children: list[RawPair]) -> list[RawPair]:
-        return children
+    def pair(self, key: Token, assign: Token | None) -> RawPair:
+        return RawPair(key, assign)
 
-    def time_filter(self, children: list[Token]) -> tuple[Token | None, Token]:
-        return (children[0], children[1]) if len(children) == 2 else (None, children[0])
+    def keyless_pair(self, assign: Token) -> RawPair:
+        return RawPair(None, assign)
 
-    def tag_filter(self, children: list[Token]) -> tuple[Token, Token | None, Token | None]:
-        eq = children[1] if len(children) > 1 else None
-        return children[0], eq, children[2] if len(children) > 2 else None
+    def query(self, *pairs: RawPair) -> list[RawPair]:
+        return list(pairs)
+
+    def time_filter(self, op: Token | None, ts: Token) -> tuple[str | None, str]:
+        return _text(op), str(ts)
+
+    def tag_filter(self, key: Token, eq: Token | None, value: Token | None) -> tuple[str, str | None, str | None]:
+        return str(key), _text(eq), _text(value)
+
+
+def _text(tok: Token | None) -> str | None:
+    return None if tok is None else str(tok)
 
 
 def _grammar_text() -> str:
@@ -63,6 +72,7 @@ GRAMMAR = Lark(
     parser="lalr",
     lexer="contextual",
     start=["query", "time_filter", "tag_filter"],
+    maybe_placeholders=True,  # `[x]` gives None when x is absent: fixed arity per rule
     transformer=_Build(),
 )
 
@@ -99,13 +109,14 @@ def parse_value(text: str, start: str) -> tuple[str | None, ...]:
     m = pattern.fullmatch(text)
     if m is not None:
         return m.group(*groups)
-    return tuple(None if t is None else str(t) for t in grammar_value(text, start))
+    return grammar_value(text, start)
 
 
-def grammar_value(text: str, start: str) -> Any:
-    """The value rule run by the Lark parser itself."""
+def grammar_value(text: str, start: str) -> tuple[str | None, ...]:
+    """The value rule run by the Lark parser itself: the same tuple the fast path gives."""
     try:
-        return GRAMMAR.parse(text, start=start)
+        value: tuple[str | None, ...] = GRAMMAR.parse(text, start=start)  # type: ignore[assignment]
+        return value
     except UnexpectedInput as e:
         pos = getattr(e, "pos_in_stream", None)
         tok = getattr(e, "token", None)
