@@ -19,13 +19,19 @@ from imgfilter.db.dialects import DIALECTS, Dialect
 from imgfilter.front import params as P
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-# the side tables' own columns: no column of images may take one of these names
+# the side tables' own columns, by table, as Schema field names (in the order
+# of each table's columns: the image's id first), and their default names
+SIDE_FIELDS = {
+    "tags": ("tag_image", "tag_key", "tag_value"),
+    "members": ("member_image", "member_id", "member_status"),
+    "properties": ("property_image", "property_name", "property_value", "property_is_true"),
+}
 SIDE_COLUMNS = {
     "tags": ("image_id", "tag_key", "tag_value"),
     "members": ("image_id", "member_id", "status"),
     "properties": ("image_id", "name", "value", "is_true"),
 }
-_RESERVED = {c for cols in SIDE_COLUMNS.values() for c in cols} - {f.column for f in P.FIELDS_LIST}
+_FIELD_COLUMNS = {f.column for f in P.FIELDS_LIST}
 # index names fit every engine's identifier limit (PostgreSQL 63, MySQL 64)
 MAX_INDEX_NAME = min(d.max_identifier for d in DIALECTS.values())
 
@@ -46,11 +52,26 @@ class Schema:
     members: str = "image_members"
     properties: str = "image_properties"
     record: str = "record"  # the original record as JSON text
+    # the side tables' columns (SIDE_FIELDS): no column of images may take one of these names
+    tag_image: str = "image_id"
+    tag_key: str = "tag_key"
+    tag_value: str = "tag_value"
+    member_image: str = "image_id"
+    member_id: str = "member_id"
+    member_status: str = "status"
+    property_image: str = "image_id"
+    property_name: str = "name"
+    property_value: str = "value"
+    property_is_true: str = "is_true"
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self) -> None:
         for name in (self.images, self.tags, self.members, self.properties, self.record):
             _check_ident(name)
+        for kind, cols in self.side_columns().items():
+            for col in cols:
+                _check_ident(col)
+            _distinct(f"column of {kind}", list(zip(SIDE_FIELDS[kind], cols, strict=True)))
         unknown = set(self.columns) - set(P.FIELDS)
         if unknown:
             raise ValueError(f"no such record field(s): {', '.join(sorted(unknown))}")
@@ -60,11 +81,12 @@ class Schema:
         # names compare case-insensitively on MySQL (columns, and tables on some systems)
         _distinct("column of images", [(f"field {f.name}", self.column(f.name)) for f in P.FIELDS_LIST]
                   + [("the record", self.record)])
+        reserved = {c.lower() for cols in self.side_columns().values() for c in cols} - _FIELD_COLUMNS
         for f in P.FIELDS_LIST:
-            if self.column(f.name).lower() in _RESERVED:
+            if self.column(f.name).lower() in reserved:
                 raise ValueError(f"column {self.column(f.name)!r} (field {f.name}) is a side table's column "
-                                 f"name ({', '.join(sorted(_RESERVED))}): choose another")
-        if self.record.lower() in _RESERVED:
+                                 f"name ({', '.join(sorted(reserved))}): choose another")
+        if self.record.lower() in reserved:
             raise ValueError(f"record column {self.record!r} is a side table's column name: choose another")
         _distinct("table or index name", [("table images", self.images), ("table tags", self.tags),
                                           ("table members", self.members), ("table properties", self.properties)]
@@ -72,6 +94,18 @@ class Schema:
 
     def column(self, field_name: str) -> str:
         return self.columns.get(field_name) or P.FIELDS[field_name].column
+
+    def side_table(self, kind: str) -> str:
+        """The name of the side table ``kind`` (tags, members or properties)."""
+        return {"tags": self.tags, "members": self.members, "properties": self.properties}[kind]
+
+    def side_columns(self) -> dict[str, tuple[str, ...]]:
+        """Per side table kind, its columns' names in ``SIDE_FIELDS`` order."""
+        return {kind: tuple(getattr(self, f) for f in fields) for kind, fields in SIDE_FIELDS.items()}
+
+    def image_of(self, kind: str) -> str:
+        """The column of the side table ``kind`` holding the image's id."""
+        return self.side_columns()[kind][0]
 
     def indexes(self) -> list[tuple[str, str, list[str]]]:
         """(name, table, columns) of each index: keyset pages walk (sort column,
@@ -81,9 +115,11 @@ class Schema:
         id_col = self.column("id")
         out = [(index_name(f"{self.images}_{self.column(key)}_id"), self.images, [self.column(key), id_col])
                for key in P.SORT_KEYS if key != "id"]
-        out.append((index_name(f"{self.tags}_kv"), self.tags, ["tag_key", "tag_value", "image_id"]))
-        out.append((index_name(f"{self.members}_m"), self.members, ["member_id", "status", "image_id"]))
-        out.append((index_name(f"{self.properties}_n"), self.properties, ["name", "is_true", "image_id"]))
+        out.append((index_name(f"{self.tags}_kv"), self.tags, [self.tag_key, self.tag_value, self.tag_image]))
+        out.append((index_name(f"{self.members}_m"), self.members,
+                    [self.member_id, self.member_status, self.member_image]))
+        out.append((index_name(f"{self.properties}_n"), self.properties,
+                    [self.property_name, self.property_is_true, self.property_image]))
         return out
 
 
@@ -117,16 +153,22 @@ def create_statements(dialect: Dialect, schema: Schema = DEFAULT_SCHEMA) -> list
             cols.append(f"{q(schema.column(f.name))} {dialect.types[f.type]}")
     cols.append(f"{q(schema.record)} {dialect.long_text} NOT NULL")
     sfx = dialect.table_suffix
+    s = schema
+
+    def side(table: str, columns: list[tuple[str, str]], key: list[str]) -> str:
+        cols_sql = ", ".join(f"{q(c)} {typ} NOT NULL" for c, typ in columns)
+        return (f"CREATE TABLE IF NOT EXISTS {q(table)} ({cols_sql}, "
+                f"PRIMARY KEY ({', '.join(q(c) for c in key)})){sfx}")
+
+    key, long = dialect.key_text, dialect.long_text
     out = [
         f"CREATE TABLE IF NOT EXISTS {q(schema.images)} ({', '.join(cols)}){sfx}",
-        f"CREATE TABLE IF NOT EXISTS {q(schema.tags)} (image_id {idt} NOT NULL, tag_key {dialect.key_text} "
-        f"NOT NULL, tag_value {dialect.key_text} NOT NULL, PRIMARY KEY (image_id, tag_key, tag_value)){sfx}",
-        f"CREATE TABLE IF NOT EXISTS {q(schema.members)} (image_id {idt} NOT NULL, member_id "
-        f"{dialect.key_text} NOT NULL, status {dialect.key_text} NOT NULL, "
-        f"PRIMARY KEY (image_id, member_id)){sfx}",
-        f"CREATE TABLE IF NOT EXISTS {q(schema.properties)} (image_id {idt} NOT NULL, name "
-        f"{dialect.key_text} NOT NULL, value {dialect.long_text} NOT NULL, is_true BOOLEAN NOT NULL, "
-        f"PRIMARY KEY (image_id, name)){sfx}",
+        side(s.tags, [(s.tag_image, idt), (s.tag_key, key), (s.tag_value, key)],
+             [s.tag_image, s.tag_key, s.tag_value]),
+        side(s.members, [(s.member_image, idt), (s.member_id, key), (s.member_status, key)],
+             [s.member_image, s.member_id]),
+        side(s.properties, [(s.property_image, idt), (s.property_name, key), (s.property_value, long),
+                            (s.property_is_true, "BOOLEAN")], [s.property_image, s.property_name]),
     ]
     out.extend(_index(dialect, name, table, cols) for name, table, cols in schema.indexes())
     return out

@@ -9,7 +9,7 @@ from typing import Any
 
 from imgfilter.db.connect import NO_CATALOG, Connection, DatabaseError, dialect_of, transaction
 from imgfilter.db.dialects import Dialect
-from imgfilter.db.schema import DEFAULT_SCHEMA, SIDE_COLUMNS, Schema
+from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.front import params as P
 
 # verified (connection, Schema) pairs: weakly per connection; sqlite3 connections
@@ -40,9 +40,13 @@ def _compared_columns(schema: Schema) -> dict[str, dict[str, bool | None]]:
         text = f.type in (P.FieldType.TEXT, P.FieldType.ID)
         images[schema.column(f.name)] = (f.name in P.SORT_KEYS) if text else None
     out = {schema.images: images}
-    for table, cols in ((schema.tags, SIDE_COLUMNS["tags"]), (schema.members, SIDE_COLUMNS["members"]),
-                        (schema.properties, SIDE_COLUMNS["properties"])):
-        out[table] = {c: (None if c == "is_true" else c == "image_id") for c in cols}
+    for kind, cols in schema.side_columns().items():
+        # the image's id is compared by order (keyset pages join on it), the others for equality
+        wanted: dict[str, bool | None] = {c: False for c in cols}
+        wanted[schema.image_of(kind)] = True
+        if kind == "properties":
+            wanted[schema.property_is_true] = None
+        out[schema.side_table(kind)] = wanted
     return out
 
 

@@ -68,9 +68,8 @@ def _insert_sql(d: Dialect, schema: Schema) -> dict[str, str]:
 
     return {
         "images": ins(schema.images, cols),
-        "tags": ins(schema.tags, ["image_id", "tag_key", "tag_value"]),
-        "members": ins(schema.members, ["image_id", "member_id", "status"]),
-        "properties": ins(schema.properties, ["image_id", "name", "value", "is_true"]),
+        **{kind: ins(schema.side_table(kind), list(side_cols))
+           for kind, side_cols in schema.side_columns().items()},
     }
 
 

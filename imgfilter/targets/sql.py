@@ -26,7 +26,7 @@ from imgfilter.caches import cached
 from imgfilter.db.connect import Connection, check_connection, dialect_of, transaction
 from imgfilter.db.dialects import Dialect
 from imgfilter.db.dialects import get as get_dialect
-from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
+from imgfilter.db.schema import DEFAULT_SCHEMA, SIDE_COLUMNS, Schema
 from imgfilter.db.verify import verified, verify_catalog
 from imgfilter.front import params as P
 from imgfilter.front.ast import (
@@ -112,6 +112,7 @@ class SqlPlan:
 
 
 _TOKEN = re.compile("\x00([0-9]+)\x00")
+_DEFAULT_SIDE_COLUMNS = frozenset(c for cols in SIDE_COLUMNS.values() for c in cols)
 
 
 class _Builder:
@@ -144,16 +145,22 @@ class _Builder:
         return f"i.{self.d.ident(self.s.column(field_name))}"
 
 
-    def exists(self, table: str, conds: list[str]) -> str:
-        where = " AND ".join([self.of_image(), *conds])
-        return f"EXISTS (SELECT 1 FROM {self.d.ident(table)} x WHERE {where})"
+    def x(self, column: str) -> str:
+        """A side table's column: today's default names are written bare (as the
+        golden SQL has them: none is a keyword on any engine); any other is quoted."""
+        bare = column in _DEFAULT_SIDE_COLUMNS
+        return f"x.{column}" if bare else f"x.{self.d.ident(column)}"
 
-    def of_image(self) -> str:
-        return f"x.image_id = i.{self.d.ident(self.s.column('id'))}"
+    def exists(self, kind: str, conds: list[str]) -> str:
+        where = " AND ".join([self.of_image(kind), *conds])
+        return f"EXISTS (SELECT 1 FROM {self.d.ident(self.s.side_table(kind))} x WHERE {where})"
 
-    def side(self, table: str, conds: list[str]) -> list[str]:
+    def of_image(self, kind: str) -> str:
+        return f"{self.x(self.s.image_of(kind))} = i.{self.d.ident(self.s.column('id'))}"
+
+    def side(self, kind: str, conds: list[str]) -> list[str]:
         """Conditions saying that every one of ``conds`` holds for some row of
-        the side table ``table``.
+        the side table ``kind`` (tags, members or properties).
 
         The first ``SEPARATE_EXISTS`` are an ``EXISTS`` each, which a planner may
         turn into a semi-join driven by the side table's index (the fast plan
@@ -163,12 +170,13 @@ class _Builder:
         PostgreSQL took ~20 s to plan 98 separate ``EXISTS``.  A repeated
         condition counts once per repetition, so duplicates need no care.
         """
-        out = [self.exists(table, [c]) for c in conds[:SEPARATE_EXISTS]]
+        out = [self.exists(kind, [c]) for c in conds[:SEPARATE_EXISTS]]
         rest = conds[SEPARATE_EXISTS:]
         if rest:
             each = " + ".join(f"MAX(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in rest)
             any_ = " OR ".join(f"({c})" for c in rest)
-            out.append(f"(SELECT {each} FROM {self.d.ident(table)} x WHERE {self.of_image()} AND ({any_})) "
+            out.append(f"(SELECT {each} FROM {self.d.ident(self.s.side_table(kind))} x "
+                       f"WHERE {self.of_image(kind)} AND ({any_})) "
                        f"= {len(rest)}")
         return out
 
@@ -183,8 +191,8 @@ class _Builder:
         if isinstance(node, TimeFilter):
             return f"{self.col(node.field)} {P.TimeOp.of(node.op).sql} {self.p(self.d.bind_time(node.at))}"
         if isinstance(node, MemberFilter):
-            return self.exists(self.s.members, [f"x.member_id = {self.p(ctx.member_project)}",
-                                                f"x.status = {self.p(node.status)}"])
+            return self.exists("members", [f"{self.x(self.s.member_id)} = {self.p(ctx.member_project)}",
+                                           f"{self.x(self.s.member_status)} = {self.p(node.status)}"])
         if isinstance(node, EnterpriseProject):
             col = self.col("enterprise_project_id")
             if node.value == DEFAULT_EPS:
@@ -205,14 +213,17 @@ class _Builder:
         raise AssertionError(f"not a column filter: {node!r}")
 
     def side_condition(self, node: SideFilter) -> tuple[str, str]:
-        """The side table a tag, flag or property filter reads, and its condition on one row."""
+        """The side table (kind) a tag, flag or property filter reads, and its condition on one row."""
+        s = self.s
         if isinstance(node, TagFilter):
             if node.value is None:
-                return self.s.tags, f"x.tag_key = {self.p(node.key)}"
-            return self.s.tags, f"x.tag_key = {self.p(node.key)} AND x.tag_value = {self.p(node.value)}"
+                return "tags", f"{self.x(s.tag_key)} = {self.p(node.key)}"
+            return "tags", f"{self.x(s.tag_key)} = {self.p(node.key)} AND {self.x(s.tag_value)} = {self.p(node.value)}"
         if isinstance(node, SupportFlag):
-            return self.s.properties, f"x.name = {self.p(node.name)} AND x.is_true = {self.p(True)}"
-        return self.s.properties, f"x.name = {self.p(node.name)} AND x.value = {self.p(node.value)}"
+            return "properties", (f"{self.x(s.property_name)} = {self.p(node.name)} AND "
+                                  f"{self.x(s.property_is_true)} = {self.p(True)}")
+        return "properties", (f"{self.x(s.property_name)} = {self.p(node.name)} AND "
+                              f"{self.x(s.property_value)} = {self.p(node.value)}")
 
     def scope(self, ctx: Resolved) -> str | None:
         if ctx.scope is None:
@@ -222,8 +233,8 @@ class _Builder:
         if ctx.scope.project_id is not None:
             seen.append(f"{self.col('owner')} = {self.p(ctx.scope.project_id)}")
             statuses = ", ".join(self.p(s) for s in ctx.scope.member_statuses)
-            seen.append(self.exists(self.s.members, [f"x.member_id = {self.p(ctx.scope.project_id)}",
-                                                     f"x.status IN ({statuses})"]))
+            seen.append(self.exists("members", [f"{self.x(self.s.member_id)} = {self.p(ctx.scope.project_id)}",
+                                                f"{self.x(self.s.member_status)} IN ({statuses})"]))
         return f"{registered} AND ({' OR '.join(seen)})"
 
 
@@ -232,14 +243,14 @@ def _where(b: _Builder, query: CheckedQuery, ctx: Resolved) -> list[str]:
     side: dict[str, list[str]] = {}
     for f in query.filters:
         if isinstance(f, SIDE_FILTERS):
-            table, cond = b.side_condition(f)
-            side.setdefault(table, []).append(cond)
+            kind, cond = b.side_condition(f)
+            side.setdefault(kind, []).append(cond)
         else:
             c = b.filter(f, ctx)
             if c is not None:
                 conds.append(c)
-    for table, side_conds in side.items():
-        conds.extend(b.side(table, side_conds))
+    for kind, side_conds in side.items():
+        conds.extend(b.side(kind, side_conds))
     scope = b.scope(ctx)
     if scope is not None:
         conds.append(scope)
