@@ -26,7 +26,7 @@ from imgfilter.caches import cached
 from imgfilter.db.connect import Connection, check_connection, dialect_of, transaction
 from imgfilter.db.dialects import Dialect
 from imgfilter.db.dialects import get as get_dialect
-from imgfilter.db.schema import DEFAULT_SCHEMA, SIDE_COLUMNS, Schema
+from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.db.verify import verified, verify_catalog
 from imgfilter.front import params as P
 from imgfilter.front.ast import (
@@ -112,7 +112,6 @@ class SqlPlan:
 
 
 _TOKEN = re.compile("\x00([0-9]+)\x00")
-_DEFAULT_SIDE_COLUMNS = frozenset(c for cols in SIDE_COLUMNS.values() for c in cols)
 
 
 class _Builder:
@@ -146,10 +145,8 @@ class _Builder:
 
 
     def x(self, column: str) -> str:
-        """A side table's column: today's default names are written bare (as the
-        golden SQL has them: none is a keyword on any engine); any other is quoted."""
-        bare = column in _DEFAULT_SIDE_COLUMNS
-        return f"x.{column}" if bare else f"x.{self.d.ident(column)}"
+        """A side table's column, quoted as every identifier is."""
+        return f"x.{self.d.ident(column)}"
 
     def exists(self, kind: str, conds: list[str]) -> str:
         where = " AND ".join([self.of_image(kind), *conds])
