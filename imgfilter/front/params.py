@@ -69,6 +69,7 @@ class Param:
     kind: Kind
     doc: str
     field: Field | None = None  # the record field it filters, if any
+    reads: tuple[Field, ...] = ()  # a special parameter's fields (flavor_id: min_ram, min_disk)
     code: str = codes.BAD_VALUE  # IMS error code for a bad value
     choices: tuple[str, ...] = ()
     # a value that also matches other spellings: {"RedHat": ("RedHat", "Red Hat")}
@@ -272,51 +273,57 @@ GPU_CHARS = "[0-9A-Za-z_]"
 FLAVOR_CHARS = "[0-9A-Za-z._-]"
 
 
-def _p(name: str, kind: Kind, doc: str, **kw: object) -> Param:
-    fld = FIELDS.get(name) if kind not in (Kind.MARKER, Kind.LIMIT, Kind.SORT_KEY, Kind.SORT_DIR,
-                                            Kind.TAG, Kind.MEMBER, Kind.FLAVOR) else None
-    return Param(name, kind, doc, field=fld, **kw)  # type: ignore[arg-type]
+def _p(name: str, kind: Kind, doc: str, *, field: str | None = None, reads: tuple[str, ...] = (),
+       **kw: object) -> Param:
+    """A parameter, naming the record field it filters (``field``) or, for a
+    special one, the fields it reads (``reads``: flavor_id's minimums)."""
+    return Param(name, kind, doc, field=FIELDS[field] if field else None,
+                 reads=tuple(FIELDS[f] for f in reads), **kw)  # type: ignore[arg-type]
 
 
 PARAMS_LIST: tuple[Param, ...] = (
-    _p("__isregistered", Kind.BOOL, "Image is registered (usable). Ordinary callers may only ask true."),
+    _p("__isregistered", Kind.BOOL, "Image is registered (usable). Ordinary callers may only ask true.",
+       field="__isregistered"),
     _p("__imagetype", Kind.ENUM, "Image type: gold (public), private, shared, market.",
-       code=codes.BAD_IMAGE_TYPE, choices=IMAGE_TYPES),
-    _p("protected", Kind.BOOL, "Image is protected from deletion."),
-    _p("visibility", Kind.ENUM, "Visible to other tenants.", choices=("public", "private", "shared")),
-    _p("owner", Kind.TEXT, "Owning project id.", pattern=PROJECT_CHARS, max_len=64),
-    _p("id", Kind.UUID, "Image id (any case; compared in lowercase)."),
-    _p("status", Kind.ENUM, "Image status.", choices=STATUSES),
-    _p("name", Kind.TEXT, "Image name, exact and case-sensitive match."),
-    _p("container_format", Kind.ENUM, "Container format.", choices=("bare",)),
-    _p("disk_format", Kind.ENUM, "Disk format.", choices=DISK_FORMATS),
-    _p("min_ram", Kind.INT, "Minimum memory in MB."),
-    _p("min_disk", Kind.INT, "Minimum disk in GB.", minimum=1, maximum=1024),
-    _p("__os_bit", Kind.ENUM, "Operating system bits.", choices=("32", "64")),
+       code=codes.BAD_IMAGE_TYPE, choices=IMAGE_TYPES, field="__imagetype"),
+    _p("protected", Kind.BOOL, "Image is protected from deletion.", field="protected"),
+    _p("visibility", Kind.ENUM, "Visible to other tenants.", choices=("public", "private", "shared"),
+       field="visibility"),
+    _p("owner", Kind.TEXT, "Owning project id.", pattern=PROJECT_CHARS, max_len=64, field="owner"),
+    _p("id", Kind.UUID, "Image id (any case; compared in lowercase).", field="id"),
+    _p("status", Kind.ENUM, "Image status.", choices=STATUSES, field="status"),
+    _p("name", Kind.TEXT, "Image name, exact and case-sensitive match.", field="name"),
+    _p("container_format", Kind.ENUM, "Container format.", choices=("bare",), field="container_format"),
+    _p("disk_format", Kind.ENUM, "Disk format.", choices=DISK_FORMATS, field="disk_format"),
+    _p("min_ram", Kind.INT, "Minimum memory in MB.", field="min_ram"),
+    _p("min_disk", Kind.INT, "Minimum disk in GB.", minimum=1, maximum=1024, field="min_disk"),
+    _p("__os_bit", Kind.ENUM, "Operating system bits.", choices=("32", "64"), field="__os_bit"),
     _p("__platform", Kind.ENUM, "Platform; RedHat and Red Hat name one platform.",
-       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": REDHAT, "Red Hat": REDHAT})),
+       choices=PLATFORMS, aliases=MappingProxyType({"RedHat": REDHAT, "Red Hat": REDHAT}), field="__platform"),
     _p("__os_type", Kind.ENUM, "Operating system type.", code=codes.BAD_OS_TYPE,
-       choices=("Linux", "Windows", "Other")),
-    _p("__os_version", Kind.TEXT, "Operating system version.", source="IMS+"),
+       choices=("Linux", "Windows", "Other"), field="__os_type"),
+    _p("__os_version", Kind.TEXT, "Operating system version.", source="IMS+", field="__os_version"),
     _p("virtual_env_type", Kind.ENUM, "Environment the image is for.",
-       choices=("FusionCompute", "Ironic", "DataImage", "IsoImage")),
+       choices=("FusionCompute", "Ironic", "DataImage", "IsoImage"), field="virtual_env_type"),
     _p("enterprise_project_id", Kind.EPS, "Enterprise project: 0 (default; also matches none), "
-       "a UUID, or all_granted_eps.", code=codes.BAD_ENTERPRISE_PROJECT),
+       "a UUID, or all_granted_eps.", code=codes.BAD_ENTERPRISE_PROJECT, field="enterprise_project_id"),
     _p("architecture", Kind.ENUM, "CPU architecture.", code=codes.BAD_ARCHITECTURE, choices=("x86", "arm"),
-       source="IMS+"),
-    _p("__whole_image", Kind.BOOL, "Whole-machine image.", source="IMS+"),
-    _p("__system__cmkid", Kind.TEXT, "Encryption key id.", source="IMS+"),
-    *(_p(n, Kind.TRUE_ONLY, f"Image supports {n[len('__support_'):]}; only true.") for n in SUPPORT_FLAGS),
-    _p("__support_xen_gpu_type", Kind.TEXT, "GPU type under XEN.", pattern=GPU_CHARS, max_len=64),
-    _p("__support_kvm_gpu_type", Kind.TEXT, "GPU type under KVM.", pattern=GPU_CHARS, max_len=64),
+       source="IMS+", field="architecture"),
+    _p("__whole_image", Kind.BOOL, "Whole-machine image.", source="IMS+", field="__whole_image"),
+    _p("__system__cmkid", Kind.TEXT, "Encryption key id.", source="IMS+", field="__system__cmkid"),
+    *(_p(n, Kind.TRUE_ONLY, f"Image supports {n[len('__support_'):]}; only true.", field=n) for n in SUPPORT_FLAGS),
+    _p("__support_xen_gpu_type", Kind.TEXT, "GPU type under XEN.", pattern=GPU_CHARS, max_len=64,
+       field="__support_xen_gpu_type"),
+    _p("__support_kvm_gpu_type", Kind.TEXT, "GPU type under KVM.", pattern=GPU_CHARS, max_len=64,
+       field="__support_kvm_gpu_type"),
     _p("flavor_id", Kind.FLAVOR, "Images usable with this flavor (needs a flavor catalog).",
-       code=codes.BAD_FLAVOR, pattern=FLAVOR_CHARS, max_len=64),
+       code=codes.BAD_FLAVOR, pattern=FLAVOR_CHARS, max_len=64, reads=("min_ram", "min_disk")),
     _p("tag", Kind.TAG, "Tag key=value, key= or key; repeatable (AND).", code=codes.BAD_TAG,
        max_len=36, value_max_len=43, repeatable=True),
     _p("member_status", Kind.MEMBER, "The caller's membership status; needs visibility=shared.",
        choices=MEMBER_STATUSES),
-    _p("created_at", Kind.TIME, "Creation time, op:time; repeatable (AND).", repeatable=True),
-    _p("updated_at", Kind.TIME, "Update time, op:time; repeatable (AND).", repeatable=True),
+    _p("created_at", Kind.TIME, "Creation time, op:time; repeatable (AND).", repeatable=True, field="created_at"),
+    _p("updated_at", Kind.TIME, "Update time, op:time; repeatable (AND).", repeatable=True, field="updated_at"),
     _p("marker", Kind.MARKER, "Page after the image with this id."),
     _p("limit", Kind.LIMIT, "Page size; default all."),
     _p("sort_key", Kind.SORT_KEY, "Sort field; default created_at.", choices=SORT_KEYS),

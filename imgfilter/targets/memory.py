@@ -88,8 +88,9 @@ def _expr(node: Filter, src: _Source, ctx: Resolved) -> str | None:
         return f"{f} == {src.const(node.value)}"
     if isinstance(node, FlavorFit):
         r, d = src.temp(), src.temp()
-        return (f"(({r} := {_field('min_ram')}) is None or {r} <= {src.const(node.ram_mb)}) and "
-                f"(({d} := {_field('min_disk')}) is None or {d} <= {src.const(node.disk_gb)})")
+        ram, disk = (_field(f.name) for f in P.PARAMS["flavor_id"].reads)
+        return (f"(({r} := {ram}) is None or {r} <= {src.const(node.ram_mb)}) and "
+                f"(({d} := {disk}) is None or {d} <= {src.const(node.disk_gb)})")
     if isinstance(node, SupportFlag):
         return f"{src.const(node.name)} in img.flags"
     assert isinstance(node, PropertyEq)

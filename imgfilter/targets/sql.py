@@ -204,7 +204,7 @@ class _Builder:
                         f"({', '.join(self.p(g) for g in granted)})")
             return f"{col} = {self.p(node.value)}"
         if isinstance(node, FlavorFit):
-            ram, disk = self.col("min_ram"), self.col("min_disk")
+            ram, disk = (self.col(f.name) for f in P.PARAMS["flavor_id"].reads)
             return (f"({ram} IS NULL OR {ram} <= {self.p(node.ram_mb)}) AND "
                     f"({disk} IS NULL OR {disk} <= {self.p(node.disk_gb)})")
         raise AssertionError(f"not a column filter: {node!r}")
