@@ -105,7 +105,7 @@ class Schema:
 
     def image_of(self, kind: str) -> str:
         """The column of the side table ``kind`` holding the image's id."""
-        return self.side_columns()[kind][0]
+        return str(getattr(self, SIDE_FIELDS[kind][0]))
 
     def indexes(self) -> list[tuple[str, str, list[str]]]:
         """(name, table, columns) of each index: keyset pages walk (sort column,

@@ -100,7 +100,6 @@ _NAMES = tuple(P.PARAMS)
 _PARAMS = P.PARAMS
 _WIRE = operator.methodcaller("wire")  # the canonical order of filters: by their wire form
 _REPEATABLE = ", ".join(p.name for p in P.PARAMS_LIST if p.repeatable)
-BAD_VALUE = codes.BAD_VALUE
 
 
 def suggest(word: str, choices: tuple[str, ...]) -> str | None:
@@ -228,14 +227,14 @@ class _Checker:
               span: Span | None = None, code: str | None = None) -> None:
         name = pair.key  # as sent: a __support_* flag by its own name, not the family's
         self.errors.append(Diagnostic(
-            code or (param.code if param is not None else BAD_VALUE),
+            code or (param.code if param is not None else codes.BAD_VALUE),
             f"{name}: {message}", span or pair.value_span, param=pair.key,
             value=pair.value, hint=hint,
         ))
 
     def warn(self, pair: Pair, message: str, hint: str | None = None, span: Span | None = None) -> None:
         self.warnings.append(Diagnostic(
-            BAD_VALUE, f"{pair.key}: {message}", span or pair.span, param=pair.key,
+            codes.BAD_VALUE, f"{pair.key}: {message}", span or pair.span, param=pair.key,
             value=pair.value, hint=hint, severity=Severity.WARNING,
         ))
 
@@ -267,7 +266,7 @@ class _Checker:
         if len(side) > limit:
             first = side[limit].span
             self.errors.append(Diagnostic(
-                BAD_VALUE, f"the query has {len(side)} tag, __support_* and property filters; "
+                codes.BAD_VALUE, f"the query has {len(side)} tag, __support_* and property filters; "
                 f"at most {limit} are allowed (Options.max_side_filters)",
                 Span(first.start, max(f.span.end for f in side[limit:])),
                 hint="send fewer tag, __support_* or unknown-parameter filters",
@@ -279,7 +278,7 @@ class _Checker:
         if param is None:
             if key == "":
                 self.errors.append(Diagnostic(
-                    BAD_VALUE, "a parameter has a value but no name", pair.span, value=value,
+                    codes.BAD_VALUE, "a parameter has a value but no name", pair.span, value=value,
                     hint="write name=value",
                 ))
             else:
@@ -524,7 +523,7 @@ class _Checker:
             times = [f for f in self.filters if isinstance(f, TimeFilter) and f.param == name]
             if times and _empty_range(times):
                 self.warnings.append(Diagnostic(
-                    BAD_VALUE, f"{name}: no time satisfies all of "
+                    codes.BAD_VALUE, f"{name}: no time satisfies all of "
                     + " and ".join(f"{t.op}:{t.wire()[1].split(':', 1)[1]}" for t in times),
                     times[-1].span, param=name, severity=Severity.WARNING,
                     hint="check the operators: gt means strictly after",

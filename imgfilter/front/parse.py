@@ -25,8 +25,6 @@ from imgfilter.front.ast import Pair as PairNode
 from imgfilter.front.ast import ParsedQuery, Span
 from imgfilter.front.errors import Diagnostic, QueryError
 
-BAD_INPUT = codes.BAD_VALUE
-
 
 @dataclass(frozen=True, slots=True)
 class RawPair:
@@ -191,7 +189,7 @@ def check_text(source: str) -> Diagnostic | None:
     try:
         source.encode("utf-8")
     except UnicodeEncodeError as e:
-        return Diagnostic(BAD_INPUT, "the query is not valid UTF-8 text", Span(e.start, e.end),
+        return Diagnostic(codes.BAD_VALUE, "the query is not valid UTF-8 text", Span(e.start, e.end),
                           hint="send the query as UTF-8")
     return None
 
@@ -285,7 +283,7 @@ def parse(source: str, *, max_length: int = 16384, max_pairs: int = 100) -> Pars
     Over-size input is refused before anything else is read."""
     if len(source) > max_length:
         raise QueryError([Diagnostic(
-            BAD_INPUT, f"the query is {len(source)} characters long; at most {max_length} are allowed",
+            codes.BAD_VALUE, f"the query is {len(source)} characters long; at most {max_length} are allowed",
             Span(max_length, len(source)), hint="split the request or send fewer parameters",
         )], source)
     bad = check_text(source)
@@ -295,14 +293,14 @@ def parse(source: str, *, max_length: int = 16384, max_pairs: int = 100) -> Pars
         raw_pairs = scan(source, max_pairs)
     except _TooMany as e:
         raise QueryError([Diagnostic(
-            BAD_INPUT, f"the query has more than {max_pairs} parameters; at most {max_pairs} are allowed",
+            codes.BAD_VALUE, f"the query has more than {max_pairs} parameters; at most {max_pairs} are allowed",
             Span(e.at, len(source)), hint="send fewer parameters",
         )], source) from None
     if raw_pairs is None:  # the grammar is the definition: it reads what the scanner cannot
         raw_pairs = grammar_pairs(source)
         if len(raw_pairs) > max_pairs:
             raise QueryError([Diagnostic(
-                BAD_INPUT, f"the query has more than {max_pairs} parameters; at most {max_pairs} are allowed",
+                codes.BAD_VALUE, f"the query has more than {max_pairs} parameters; at most {max_pairs} are allowed",
                 Span(raw_pairs[max_pairs][0], len(source)), hint="send fewer parameters",
             )], source)
     return ParsedQuery(source, decode_pairs(source, raw_pairs))
@@ -324,7 +322,7 @@ def decode_pairs(source: str, raw_pairs: list[RawSpan]) -> tuple[PairNode, ...]:
                 key = decode(raw_key, kstart)[0]
                 value = None if raw_value is None else decode(raw_value, kend + 1)[0]
             except DecodeError as e:
-                errors.append(Diagnostic(BAD_INPUT, e.message, e.span, hint=e.hint,
+                errors.append(Diagnostic(codes.BAD_VALUE, e.message, e.span, hint=e.hint,
                                          value=source[e.span.start:e.span.end]))
                 continue
         pairs.append(PairNode(key, value, kstart, kend, end, raw_value if value != raw_value else None))
