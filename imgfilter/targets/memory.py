@@ -37,6 +37,7 @@ from imgfilter.lowered.core import (
 )
 from imgfilter.lowered.scope import marker_not_found
 from imgfilter.result import Page
+from imgfilter.targets.base import Target
 
 Predicate = Callable[[Image], bool]
 SortKey = Callable[[Image], tuple[Any, ...]]
@@ -192,3 +193,18 @@ def run(query: str | CheckedQuery, catalog: Catalog, context: Context | None = N
     """Check (if given text), compile and run a query over a catalog."""
     checked = check(query, options) if isinstance(query, str) else query
     return compile_query(checked, context).page(catalog.images, catalog.by_id)
+
+
+class MemoryTarget(Target[Catalog]):
+    """The in-memory target: a validated ``Catalog`` is its source."""
+
+    name = "memory"
+
+    def load(self, catalog: Catalog) -> Catalog:
+        return catalog
+
+    def page(self, source: Catalog, query: CheckedQuery, context: Context | None = None) -> Page:
+        return compile_query(query, context).page(source.images, source.by_id)
+
+
+TARGET = MemoryTarget()

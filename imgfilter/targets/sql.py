@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
@@ -31,6 +32,7 @@ from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.db.verify import verified, verify_catalog
 from imgfilter.front.ast import CheckedQuery
 from imgfilter.front.check import Options, check
+from imgfilter.io.records import Catalog
 from imgfilter.lowered.context import Context
 from imgfilter.lowered.core import (
     AllOf,
@@ -49,6 +51,7 @@ from imgfilter.lowered.core import (
 )
 from imgfilter.lowered.scope import marker_not_found
 from imgfilter.result import Page
+from imgfilter.targets.base import Target
 
 # side-table filters spelled as an EXISTS each (per side table); the rest are grouped
 SEPARATE_EXISTS = 3
@@ -389,3 +392,34 @@ def _id(value: Any) -> str:
     return bytes(value).decode("ascii") if isinstance(value, bytes | bytearray) else str(value)
 
 
+
+
+class SqlTarget(Target[Connection]):
+    """The SQL target on a DB-API connection (SQLite, PostgreSQL, MySQL/MariaDB)."""
+
+    name = "sql"
+    databases = ("sqlite", "postgresql", "mysql")
+
+    def load(self, catalog: Catalog) -> Connection:
+        from imgfilter.io.load import load_catalog
+
+        conn = sqlite3.connect(":memory:")
+        load_catalog(conn, catalog)
+        return conn
+
+    def attach(self, conn: Connection) -> Connection:
+        return conn
+
+    def bundled(self) -> Connection:
+        from imgfilter.io.catalog import bundled_sqlite_path
+
+        return sqlite3.connect(bundled_sqlite_path())
+
+    def page(self, source: Connection, query: CheckedQuery, context: Context | None = None) -> Page:
+        return run(source, query, context)
+
+    def close(self, source: Connection) -> None:
+        source.close()
+
+
+TARGET = SqlTarget()
