@@ -312,3 +312,8 @@ def test_bundled_source_holds_the_sample_catalog() -> None:
     finally:
         TARGET.close(conn)
 
+
+
+def test_records_are_stored_as_the_response_form_text(source: Any) -> None:
+    stored = dict(source.execute("SELECT id, record FROM images").fetchall())
+    assert stored == {img.id: json.dumps(img.wire, ensure_ascii=True) for img in CATALOG.images}
