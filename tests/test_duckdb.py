@@ -317,3 +317,38 @@ def test_bundled_source_holds_the_sample_catalog() -> None:
 def test_records_are_stored_as_the_response_form_text(source: Any) -> None:
     stored = dict(source.execute("SELECT id, record FROM images").fetchall())
     assert stored == {img.id: json.dumps(img.wire, ensure_ascii=True) for img in CATALOG.images}
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from imgfilter.io.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_query_on_records_and_parquet(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    records = tmp_path / "images.jsonl"
+    records.write_text("\n".join(json.dumps(r) for r in RECORDS), encoding="utf-8")
+    parquet = tmp_path / "images.data"  # found by its content, not its name
+    D.export_parquet(CATALOG, parquet)
+    expected = MEMORY.page(CATALOG, imgfilter.check("sort_key=id&sort_dir=asc&limit=2"), Context(P1))
+    for data in (records, parquet):
+        code, out, err = cli(capsys, "query", "sort_key=id&sort_dir=asc&limit=2", "--engine", "duckdb",
+                             "--data", str(data), "--project", P1)
+        assert code == 0, err
+        body = json.loads(out)
+        assert [i["id"] for i in body["images"]] == list(expected.ids) == [uid(1), uid(2)]
+        assert body["page_info"]["next_marker"] == expected.next_marker
+
+
+def test_cli_parquet_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    parquet = tmp_path / "images.parquet"
+    D.export_parquet(CATALOG, parquet)
+    code, _, err = cli(capsys, "query", "", "--data", str(parquet))  # the memory target reads records only
+    assert code == 2 and "Parquet file" in err and "--engine duckdb" in err
+    bad = write_parquet(tmp_path / "bad.parquet", "SELECT * FROM f UNION ALL SELECT * FROM f")
+    code, _, err = cli(capsys, "query", "", "--engine", "duckdb", "--data", str(bad))
+    assert code == 2 and "duplicate id" in err and "Traceback" not in err
