@@ -352,3 +352,29 @@ def test_cli_parquet_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     bad = write_parquet(tmp_path / "bad.parquet", "SELECT * FROM f UNION ALL SELECT * FROM f")
     code, _, err = cli(capsys, "query", "", "--engine", "duckdb", "--data", str(bad))
     assert code == 2 and "duplicate id" in err and "Traceback" not in err
+
+
+def test_load_catalog_writes_all_or_nothing() -> None:
+    conn = duckdb.connect()
+    try:
+        conn.execute("CREATE TABLE image_tags (image_id VARCHAR)")  # not the reference table: the load fails
+        with pytest.raises(duckdb.Error):
+            D.load_catalog(conn, CATALOG)
+        assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'images'").fetchone() == (0,)
+        conn.execute("DROP TABLE image_tags")
+        conn.execute("BEGIN")  # the caller's transaction: loaded in it, left open
+        assert D.load_catalog(conn, CATALOG) == len(CATALOG)
+        assert DUCKDB.in_transaction(conn)
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'images'").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_cli_prints_the_duckdb_statements(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "sql", "--dialect", "duckdb", "-f", "json", f"sort_key=name&limit=2&marker={uid(1)}")
+    assert code == 0
+    doc = json.loads(out)
+    sqls = [s["sql"] for s in doc["statements"]]
+    assert doc["dialect"] == "duckdb" and len(sqls) == 5
+    assert all("%s" not in s for s in sqls) and any(" OR (i.\"name\" = ? AND " in s for s in sqls)

@@ -300,7 +300,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 # ---- sql ---------------------------------------------------------------------------------
 
 _DIALECT_NAMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql",
-                  "mysql": "mysql", "mariadb": "mysql"}
+                  "mysql": "mysql", "mariadb": "mysql", "duckdb": "duckdb"}
 
 
 def _param_json(p: Any) -> Any:
@@ -575,8 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_context(p)
     p = _sub(sub, "sql", "print the SQL statements of a query, their parameters, and how they make a page")
     _add_query(p, "*")
-    p.add_argument("--dialect", choices=tuple(_DIALECT_NAMES), help="sqlite (default), postgresql or "
-                   "mysql (mariadb and postgres are the same); with --db, the database's")
+    p.add_argument("--dialect", choices=tuple(_DIALECT_NAMES), help="sqlite (default), postgresql, "
+                   "mysql (mariadb and postgres are the same) or duckdb; with --db, the database's")
     p.add_argument("-f", "--format", choices=("text", "json"), default="text",
                    help="text: SQL with comments (default); json: statements with typed parameters")
     p.add_argument("--explain", action="store_true", help="run EXPLAIN for each statement on --db")

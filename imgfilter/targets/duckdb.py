@@ -77,10 +77,14 @@ def _rows(images: tuple[Image, ...]) -> Iterator[tuple[str, tuple[Any, ...]]]:
 def load_catalog(conn: Connection, catalog: Catalog, schema: Schema = DEFAULT_SCHEMA,
                  batch_size: int = 50_000) -> int:
     """Create the tables and insert a validated catalog in one transaction
-    (DuckDB's appender, batch by batch); returns the image count."""
+    (DuckDB's appender, batch by batch); returns the image count.  Inside the
+    caller's open transaction, loads in it and leaves it open; otherwise a
+    failure writes nothing."""
     tables = {"images": schema.images, **{kind: schema.side_table(kind) for kind in ("tags", "members",
                                                                                        "properties")}}
-    conn.execute("BEGIN")
+    own = not DUCKDB.in_transaction(conn)
+    if own:
+        conn.execute("BEGIN")
     try:
         create_tables(conn, schema)
         pending: dict[str, list[tuple[Any, ...]]] = {kind: [] for kind in tables}
@@ -98,9 +102,11 @@ def load_catalog(conn: Connection, catalog: Catalog, schema: Schema = DEFAULT_SC
             if len(pending["images"]) >= batch_size:
                 flush()
         flush()
-        conn.commit()
+        if own:
+            conn.commit()
     except BaseException:
-        conn.rollback()
+        if own:
+            conn.rollback()
         raise
     return len(catalog)
 
