@@ -13,11 +13,14 @@ record is kept as ``Image.raw``; responses never show it.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -404,7 +407,15 @@ class Catalog:
 
 def iter_records(text: str) -> Iterator[tuple[str, Any]]:
     """Records of a saved API response ``{"images": [...]}``, a JSON array, or
-    JSON Lines, each with its position for error messages."""
+    JSON Lines, each with its position for error messages (the whole text at
+    once; ``stream`` reads a file a record at a time)."""
+    label = ["line {}"]
+    for n, record in _text_records(text, label):
+        yield label[0].format(n), record
+
+
+def _text_records(text: str, label: list[str]) -> Iterator[tuple[int, Any]]:
+    """``iter_records``: numbered records; ``label[0]`` formats the number as a position."""
     stripped = text.lstrip()
     if not stripped:
         return
@@ -419,45 +430,476 @@ def iter_records(text: str) -> Iterator[tuple[str, Any]]:
         raise RecordError("document", None, None, f"not usable JSON: {e}") from None
     if isinstance(doc, Mapping) and "images" in doc:
         doc = doc["images"]
-        label = "images[{}]"
+        label[0] = "images[{}]"
     elif isinstance(doc, list):
-        label = "item {}"
+        label[0] = "item {}"
     elif isinstance(doc, Mapping):
-        yield "line 1", doc
+        yield 1, doc
         return
     else:
         raise RecordError("document", None, None, "expected {\"images\": [...]}, a JSON array or JSON Lines")
     if not isinstance(doc, list):
         raise RecordError("document", None, "images", "must be a list")
-    for i, rec in enumerate(doc):
-        yield label.format(i), rec
+    yield from enumerate(doc)
 
 
-def _json_lines(text: str) -> Iterator[tuple[str, Any]]:
+def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
     # lines end at \n (or \r\n) only: U+2028, U+2029 and U+0085 may stand raw inside JSON strings
     for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip(" \t\r"):
-            continue
-        try:
-            yield f"line {n}", json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
-        except (ValueError, RecursionError) as e:
-            raise RecordError(f"line {n}", None, None, f"not usable JSON: {e}") from None
+        if line.strip(" \t\r"):
+            yield n, _json_line(line, n)
 
 
-def load(source: str | Path | IO[str]) -> Catalog:
-    """Load records from a path, ``-`` (stdin) or an open text file."""
-    if isinstance(source, str | Path):
-        if str(source) == "-":
-            import sys
+def _json_line(line: str, n: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise RecordError(f"line {n}", None, None, f"not usable JSON: {e}") from None
 
-            text = sys.stdin.read()
+
+# ---- streaming: records one at a time, in bounded memory --------------------------------
+#
+# ``stream`` reads a source in chunks of ``_CHUNK`` characters.  JSON Lines are
+# read a line at a time.  A JSON array, or the array under ``"images"``, is read
+# an element at a time with the standard library's own JSON scanner
+# (``JSONDecoder.scan_once``, the C scanner that ``json.loads`` runs), so every
+# value, every number and every error message is exactly what ``json.loads``
+# of the whole text gives: the reader only walks the brackets, commas and
+# colons between elements, as json's C parser does, and turns the positions of
+# errors inside a window of the text into the line and column in the whole
+# text.  (ijson was tried and set aside: its C backend rejects integers beyond
+# 64 bits, which json reads, and NaN and Infinity, which are field errors here;
+# 100,000 nested brackets exhaust its memory; its errors carry no position; and
+# it read catalog records 3x slower than ``scan_once``.)
+
+_CHUNK = 1 << 20  # characters read at a time
+_MARGIN = 64  # an error this close to the end of the text read so far may be a cut, not an error
+_LINE1_CAP = 1 << 20  # characters of line 1 kept while a saved response is read (see _after_response)
+_JSON_WS = re.compile(r"[ \t\n\r]*")  # what json skips between tokens
+_SPACE = re.compile(r"\s*")  # what str.lstrip() strips (both use Py_UNICODE_ISSPACE)
+# json.loads's own scanner (the C one) with its default settings, and its string reader
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+class _Window:
+    """The part of a text still needed, read from ``read`` as it is used.
+
+    ``buf[pos:]`` is unread; text before ``pos`` is dropped when more is read,
+    except from ``keep`` on (``None``: keep nothing).  ``lines`` and ``col``
+    count the dropped text's newlines and the characters after its last one,
+    so that an offset in ``buf`` still gives the line and column in the whole
+    text, as json computes them."""
+
+    def __init__(self, read: Callable[[int], str]) -> None:
+        self._read = read
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.keep: int | None = None
+        self.lines = 0
+        self.col = 0
+        # the dropped text of line 1, while it is being kept: None when not or no more (too long)
+        self.line1: list[str] | None = None
+        self.line1_done = False
+        self._line1_size = 0
+
+    def fill(self) -> bool:
+        """Read more (dropping what is no longer needed); False at the end of the text."""
+        if self.eof:
+            return False
+        k = self.pos if self.keep is None else min(self.pos, self.keep)
+        if k:
+            self._drop(k)
+        chunk = self._read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf + chunk if self.buf else chunk
+        return True
+
+    def _drop(self, k: int) -> None:
+        buf = self.buf
+        if self.line1 is not None and not self.line1_done:
+            nl = buf.find("\n", 0, k)
+            part = buf[:k] if nl < 0 else buf[:nl]
+            self._line1_size += len(part)
+            if self._line1_size > _LINE1_CAP:
+                self.line1 = None
+            else:
+                self.line1.append(part)
+                self.line1_done = nl >= 0
+        nl = buf.count("\n", 0, k)
+        if nl:
+            self.lines += nl
+            self.col = k - buf.rfind("\n", 0, k) - 1
         else:
+            self.col += k
+        self.buf = buf[k:]
+        self.pos -= k
+        if self.keep is not None:
+            self.keep -= k
+
+    def where(self, pos: int) -> str:
+        """``line L column C`` of an offset of ``buf``, in the whole text."""
+        nl = self.buf.count("\n", 0, pos)
+        col = pos - self.buf.rfind("\n", 0, pos) if nl else self.col + pos + 1
+        return f"line {self.lines + nl + 1} column {col}"
+
+    def peek(self, pattern: re.Pattern[str] = _JSON_WS) -> str:
+        """Skip what ``pattern`` matches; the next character, or '' at the end."""
+        while True:
+            m = pattern.match(self.buf, self.pos)
+            assert m is not None  # both patterns match the empty string
+            self.pos = m.end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.fill():
+                return ""
+
+    def syntax(self, msg: str, pos: int) -> RecordError:
+        return RecordError(self.where(pos), None, None, f"not JSON: {msg}")
+
+    def _cut(self, msg: str, pos: int) -> bool:
+        """Whether an error may come from the text not read yet; if so, more is read."""
+        if self.eof or (pos < len(self.buf) - _MARGIN and not msg.startswith("Unterminated string")):
+            return False
+        self.fill()
+        return True
+
+    def _long_number_cut(self) -> bool:
+        """Whether a number too long to read runs to the end of the text read so far (then more is read)."""
+        if self.eof:
+            return False
+        limit = sys.get_int_max_str_digits()
+        for m in re.finditer(r"[0-9]+", self.buf[self.pos:]):
+            if len(m.group()) > limit:
+                if self.pos + m.end() < len(self.buf):
+                    return False
+                self.fill()
+                return True
+        return False
+
+    def value(self) -> Any:
+        """The JSON value at ``pos`` (after whitespace), as json reads it."""
+        while True:
             try:
-                text = Path(source).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as e:
-                raise RecordError(str(source), None, None, f"cannot read: {e}") from None
+                obj, end = _scan_once(self.buf, self.pos)
+            except StopIteration as e:
+                if self._cut("Expecting value", e.value):
+                    continue
+                raise self.syntax("Expecting value", e.value) from None
+            except json.JSONDecodeError as e:
+                if self._cut(e.msg, e.pos):
+                    continue
+                raise self.syntax(e.msg, e.pos) from None
+            except (ValueError, RecursionError) as e:  # a 5,000-digit number; nesting too deep
+                if isinstance(e, ValueError) and self._long_number_cut():
+                    continue  # its message counts the digits: read them all
+                raise RecordError("document", None, None, f"not usable JSON: {e}") from None
+            if end > len(self.buf) - _MARGIN and not self.eof:
+                self.fill()  # a number may go on in the text not read yet ("1." then "5"): read again
+                continue
+            self.pos = end
+            return obj
+
+    def key(self) -> str:
+        """The object key whose opening quote is at ``pos``."""
+        while True:
+            try:
+                k, end = _scanstring(self.buf, self.pos + 1)
+            except json.JSONDecodeError as e:
+                if self._cut(e.msg, e.pos):
+                    continue
+                raise self.syntax(e.msg, e.pos) from None
+            self.pos = end
+            return str(k)
+
+    def expect(self, chars: str, msg: str) -> str:
+        """The next character after whitespace, which must be one of ``chars``."""
+        c = self.peek()
+        if not c or c not in chars:
+            raise self.syntax(msg, self.pos)
+        self.pos += 1
+        return c
+
+    def elements(self) -> Iterator[Any]:
+        """The elements of the array whose ``[`` was just read, walked as json's parser walks it."""
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            self.peek()
+            yield self.value()
+            if self.expect(",]", "Expecting ',' delimiter") == "]":
+                return
+
+    def rest(self) -> str:
+        """The whole text from ``pos`` on, for the forms that are read whole."""
+        parts = [self.buf[self.pos:]]
+        while chunk := self._read(_CHUNK):
+            parts.append(chunk)
+        self.eof = True
+        self.pos = len(self.buf)
+        return "".join(parts)
+
+
+class _Records:
+    """The numbered records of a text, as ``iter_records`` gives them for the
+    whole text, read a record at a time.  ``label`` formats a number as the
+    record's position; ``lines`` tells whether records are JSON Lines, whose
+    errors come a line at a time, or elements of one document, whose own errors
+    (JSON, shape) come before any record's, as when it is read whole."""
+
+    def __init__(self, read: Callable[[int], str]) -> None:
+        self.w = _Window(read)
+        self.label = "line {}"
+        self.lines = False
+        self._it = self._records()
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return self._it
+
+    def _records(self) -> Iterator[tuple[int, Any]]:
+        w = self.w
+        w.keep = 0  # until the form is known
+        if not w.peek(_SPACE):
+            return  # nothing but whitespace
+        first = w.pos
+        w.pos = 0
+        c = w.peek()
+        if w.pos != first or c not in "[{":
+            # a scalar, or a character that json does not skip before the first: read whole
+            w.keep = None
+            self.lines = True
+            box = [self.label]
+            text = w.buf[:first] + w.rest()
+            for n, record in _text_records(text, box):
+                self.label = box[0]
+                yield n, record
+            return
+        w.pos += 1
+        if c == "[":
+            w.keep = None
+            self.label = "item {}"
+            yield from enumerate(w.elements())
+            if w.peek():
+                raise w.syntax("Extra data", w.pos)
+            return
+        yield from self._object()
+
+    def _object(self) -> Iterator[tuple[int, Any]]:
+        """A text that starts with ``{``: a saved response, one record, or JSON Lines."""
+        w = self.w
+        head: dict[str, Any] = {}
+        streamed = False
+        line1: str | None = None
+        if w.peek() == "}":
+            w.pos += 1
+        else:
+            while True:
+                if w.peek() != '"':
+                    raise w.syntax("Expecting property name enclosed in double quotes", w.pos)
+                key = w.key()
+                w.expect(":", "Expecting ':' delimiter")
+                c = w.peek()
+                if key == "images" and streamed:
+                    # json.loads keeps the last; the first one's records are given already
+                    raise RecordError("document", None, "images", "is given more than once")
+                if key == "images" and c == "[":
+                    streamed = True
+                    head.pop("images", None)
+                    self.label = "images[{}]"
+                    nl = w.buf.find("\n", 0, w.pos)  # nothing is dropped yet
+                    if nl >= 0:
+                        line1 = w.buf[:nl]
+                    else:
+                        w.line1 = []
+                    w.keep = None
+                    w.pos += 1
+                    yield from enumerate(w.elements())
+                else:
+                    head[key] = w.value()
+                if w.expect(",}", "Expecting ',' delimiter") == "}":
+                    break
+        if w.peek():  # more after the first object: JSON Lines, as iter_records reads them
+            self.lines = True
+            self.label = "line {}"
+            if streamed:
+                yield from self._after_response(line1)
+                return
+            w.pos = 0  # everything is kept: read again from the start
+            w.keep = None
+            yield from self._json_lines()
+            return
+        if streamed:
+            return
+        if "images" in head:
+            raise RecordError("document", None, "images", "must be a list")
+        self.label = "line {}"
+        yield 1, head
+
+    def _after_response(self, line1: str | None) -> Iterator[tuple[int, Any]]:
+        """A saved response followed by more text, which iter_records reads as JSON
+        Lines: what it says of line 1 (an error, unless line 1 is a record), when
+        line 1 is at most ``_LINE1_CAP`` characters."""
+        w = self.w
+        if line1 is None:
+            while w.line1 is not None and not w.line1_done and "\n" not in w.buf:
+                w.pos = len(w.buf)
+                if not w.fill():
+                    break
+            if w.line1 is not None:
+                line1 = "".join(w.line1)
+                if not w.line1_done:
+                    line1 += w.buf.partition("\n")[0]
+        if line1 is not None and line1.strip(" \t\r"):
+            record = _json_line(line1, 1)
+            yield 1, record  # the caller's normalize() raises for it in nearly every case
+        raise RecordError("line 1", None, None,
+                          "a saved response ({\"images\": [...]}) is followed by more text")
+
+    def _json_lines(self) -> Iterator[tuple[int, Any]]:
+        """JSON Lines from the start of the text; lines end at \\n only (see _json_lines)."""
+        w = self.w
+        n = 1
+        while True:
+            nl = w.buf.find("\n", w.pos)
+            while nl < 0:
+                searched = len(w.buf) - w.pos
+                if not w.fill():
+                    break
+                nl = w.buf.find("\n", w.pos + searched)
+            end = len(w.buf) if nl < 0 else nl
+            line = w.buf[w.pos:end]
+            w.pos = end + (nl >= 0)
+            if line.strip(" \t\r"):
+                yield n, _json_line(line, n)
+            if nl < 0:
+                return
+            n += 1
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _Decoded:
+    """UTF-8 text (a BOM skipped, newlines translated as ``open()`` does) of a
+    binary file, read in chunks; a byte that is not UTF-8 is a ``RecordError``
+    saying what ``Path.read_text`` says of the whole file."""
+
+    def __init__(self, raw: IO[bytes], name: str, first: bytes | None = None) -> None:
+        self._raw = raw
+        self._name = name
+        self._first = first
+        self._utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+        self._text = io.IncrementalNewlineDecoder(self._utf8, translate=True)
+        self._fed = 0
+        self._start = b""  # the first three bytes: a BOM?
+
+    def read(self, n: int) -> str:
+        while True:
+            if self._first is not None:
+                data, self._first = self._first, None
+            else:
+                try:
+                    data = self._raw.read(n)
+                except OSError as e:
+                    raise RecordError(self._name, None, None, f"cannot read: {e}") from None
+            if len(self._start) < 3:
+                self._start += data[:3 - len(self._start)]
+            pending = len(self._utf8.buffer)
+            try:
+                text = self._text.decode(data, final=not data)
+            except UnicodeDecodeError as e:
+                # positions as in one decode of the whole file (the BOM not counted)
+                base = self._fed - pending - (3 if self._start == _BOM and self._fed >= 3 else 0)
+                start, end = base + e.start, base + e.end
+                what = (f"byte 0x{e.object[e.start]:02x} in position {start}" if e.end == e.start + 1
+                        else f"bytes in position {start}-{end - 1}")
+                raise RecordError(self._name, None, None,
+                                  f"cannot read: '{e.encoding}' codec can't decode {what}: {e.reason}") from None
+            self._fed += len(data)
+            if text or not data:
+                return text
+
+
+def _reader(source: str | Path | IO[str] | IO[bytes]) -> tuple[Callable[[int], str], Callable[[], None]]:
+    """A ``read(n)`` of the source's text (a leading BOM dropped) and how to close what was opened."""
+    if isinstance(source, str | Path) and str(source) != "-":
+        try:
+            raw = open(source, "rb")  # noqa: SIM115 -- closed by the caller
+        except OSError as e:
+            raise RecordError(str(source), None, None, f"cannot read: {e}") from None
+        return _Decoded(raw, str(source)).read, raw.close
+    if isinstance(source, str | Path):
+        text_source: IO[Any] = sys.stdin
+        name = "-"
     else:
-        text = source.read()
-    return Catalog.from_records(iter_records(text.removeprefix("\ufeff")))
+        text_source = source
+        name = str(getattr(source, "name", "input"))
+
+    def read_text(n: int) -> str:
+        try:
+            chunk = text_source.read(n)
+        except (OSError, UnicodeDecodeError) as e:
+            raise RecordError(name, None, None, f"cannot read: {e}") from None
+        return str(chunk)
+
+    try:
+        first = text_source.read(_CHUNK)
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecordError(name, None, None, f"cannot read: {e}") from None
+    if isinstance(first, bytes | bytearray):
+        return _Decoded(text_source, name, bytes(first)).read, lambda: None
+    pending = [str(first).removeprefix("\ufeff")] if first else []
+
+    def read(n: int) -> str:
+        if pending:
+            return pending.pop() or read_text(n)  # a first chunk that was only the BOM
+        return read_text(n)
+
+    return read, lambda: None
+
+
+def stream(source: str | Path | IO[str] | IO[bytes]) -> Iterator[Image]:
+    """Validated images, one at a time, from a path, ``-`` (stdin) or an open
+    text or binary file, in bounded memory: JSON Lines a line at a time; a JSON
+    array or saved response an element at a time.  Raises ``RecordError`` as
+    ``load`` does for the same text: its position, the record's id, the field.
+
+    Duplicate ids are found in the stream: each id seen is kept as its 128-bit
+    number (a UUID is 128 bits; its canonical lowercase text and the number
+    are one-to-one, so no two ids are confused) with its record's number, about
+    half the memory of keeping the 36-character strings, and no digest that
+    two ids could share."""
+    read, close = _reader(source)
+    try:
+        records = _Records(read)
+        seen: dict[int, int] = {}
+        for n, record in records:
+            position = records.label.format(n)
+            try:
+                img = normalize(record, position)
+                first = seen.setdefault(int(img.id.replace("-", ""), 16), n)
+                if first != n:
+                    raise RecordError(position, img.id, "id",
+                                      f"duplicate id: also {records.label.format(first)}")
+            except RecordError:
+                if not records.lines:  # a document: its own error, if any, comes first
+                    try:
+                        for _ in records:
+                            pass
+                    except RecordError as document_error:
+                        raise document_error from None
+                raise
+            yield img
+    finally:
+        close()
+
+
+def load(source: str | Path | IO[str] | IO[bytes]) -> Catalog:
+    """Load records from a path, ``-`` (stdin) or an open text or binary file."""
+    return Catalog(stream(source))
