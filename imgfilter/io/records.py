@@ -256,8 +256,241 @@ def _normalize(t: P.FieldType, value: Any, bounded: bool = True) -> Any:
         raise ValueError(f"{value!r} is not an ISO 8601 time ({e})") from None
 
 
+# ---- the common path: one pass over a record, from tables built once -----------------------
+#
+# ``normalize`` reads a record once, each key dispatched by ``_PLAN`` (built from
+# the parameter table and the response-field table), with str methods where
+# the checks used regular expressions (``isascii()`` is O(1) and ASCII holds no
+# surrogate; ``"\x00" in`` is a memchr).  It takes the common path only for
+# records of plain JSON types (dict, list, str, int, float, bool, None) that
+# pass every check; anything else, or any error, goes to ``_normalize_exact``,
+# the reference implementation, which gives the error (or the unusual image)
+# exactly as before.  tests/test_records_fast.py checks that both agree.
+
+_PASS, _TYPED, _RESPONSE, _TAGS, _MEMBERS = range(5)  # how a key is read
+_AS_IS, _YES_NO, _TIME_TEXT = range(3)  # how its normalized value is written in a response
+
+
+def _plan() -> dict[str, tuple[int, P.FieldType | None, int]]:
+    plan: dict[str, tuple[int, P.FieldType | None, int]] = {}
+    for name, spec in P.RESPONSE_FIELDS.items():
+        out = {P.Wire.YES_NO: _YES_NO, P.Wire.TIME: _TIME_TEXT}.get(spec.wire, _AS_IS)
+        if name in P.FIELDS:
+            plan[name] = (_TYPED, P.FIELDS[name].type, out)
+        elif spec.wire is P.Wire.STRINGS:
+            plan[name] = (_TAGS if name == "tags" else _PASS, None, _AS_IS)
+        else:
+            plan[name] = (_RESPONSE, P.WIRE_TYPES[spec.wire], out)
+    for fld in P.FIELDS_LIST:
+        if fld.name not in plan:  # a typed field that responses pass through
+            plan[fld.name] = (_TYPED, fld.type, -1)
+    plan["members"] = (_MEMBERS, None, _AS_IS)
+    assert "tags" in plan and set(_SPECIAL) <= set(plan) and not P.NEVER_IN_RESPONSE - {"members"}
+    return plan
+
+
+_PLAN = _plan()
+_NO_VALUES: dict[str, Any] = dict.fromkeys(f.name for f in P.FIELDS_LIST)
+_INT64 = range(-(2**63), 2**63)
+_UUID_MATCH = P.UUID_RE.fullmatch
+_isfinite = math.isfinite
+_int_repr = int.__repr__
+_float_repr = json.dumps
+_TRUE_FALSE = ("false", "true")
+
+
+class _Unusual(Exception):
+    """Internal: the record leaves the common path (``_normalize_exact`` reads it)."""
+
+
+def _plain_json(value: Any, level: int) -> None:
+    """Raise ``_Unusual`` unless ``value`` (a dict or list) is plain JSON every target stores."""
+    if level > MAX_DEPTH:
+        raise _Unusual
+    if type(value) is dict:
+        for k in value:
+            if type(k) is not str or "\x00" in k or (not k.isascii() and _UNSTORABLE.search(k) is not None):
+                raise _Unusual
+        items = value.values()
+    else:
+        items = value
+    for v in items:
+        t = type(v)
+        if t is str:
+            if "\x00" in v or (not v.isascii() and _UNSTORABLE.search(v) is not None):
+                raise _Unusual
+        elif t is int:
+            if v.bit_length() > MAX_INT_BITS:
+                raise _Unusual
+        elif t is float:
+            if not _isfinite(v):
+                raise _Unusual
+        elif t is dict or t is list:
+            _plain_json(v, level + 1)
+        elif v is not None and t is not bool:
+            raise _Unusual
+
+
+def _typed(t: P.FieldType, value: Any, bounded: bool) -> Any:
+    """``_normalize`` for plain values; ``_Unusual`` where it would raise."""
+    if t is P.FieldType.TEXT or t is P.FieldType.ID:
+        tv = type(value)
+        if tv is str:
+            text = value
+        elif tv is int:
+            text = _int_repr(value)
+        else:
+            raise _Unusual
+        if bounded and len(text) > MAX_TEXT:
+            raise _Unusual
+        return text.lower() if t is P.FieldType.ID else text
+    if t is P.FieldType.BOOL:
+        if value is True or value is False:
+            return value
+        if type(value) is str:
+            low = value.lower()
+            if low == "true":
+                return True
+            if low == "false":
+                return False
+        raise _Unusual
+    if t is P.FieldType.INT:
+        if type(value) is not int or value not in _INT64:
+            raise _Unusual
+        return value
+    if type(value) is not str:
+        raise _Unusual
+    try:
+        return parse_time(value)
+    except (ValueError, OverflowError):
+        raise _Unusual from None
+
+
+def _time_text(value: Any, t: dt.datetime) -> str:
+    """``t`` as a response writes it; a time written so already is that text."""
+    if len(value) == 20 and value[19] == "Z" and _FAST_TIME.fullmatch(value) is not None:
+        return str(value)  # YYYY-MM-DDTHH:MM:SSZ, read by fromisoformat: the same text
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def normalize(record: Any, position: str) -> Image:
     """Validate one record and build its ``Image``; raise ``RecordError``."""
+    try:
+        return _normalize_plain(record)
+    except _Unusual:
+        return _normalize_exact(record, position)
+
+
+def _normalize_plain(record: Any) -> Image:
+    if type(record) is not dict:
+        raise _Unusual
+    rid = record.get("id")
+    if type(rid) is not str or _UUID_MATCH(rid) is None:
+        raise _Unusual
+    values = _NO_VALUES.copy()
+    wire: dict[str, Any] = {}
+    props: dict[str, str] = {}
+    flags: list[str] = []
+    tags: list[tuple[str, str]] = []
+    members: dict[str, str] = {}
+    plan_of = _PLAN.get
+    for key, value in record.items():
+        if type(key) is not str or "\x00" in key or (not key.isascii() and _UNSTORABLE.search(key) is not None):
+            raise _Unusual
+        tv = type(value)
+        if tv is str:
+            if "\x00" in value or (not value.isascii() and _UNSTORABLE.search(value) is not None):
+                raise _Unusual
+        elif tv is int:
+            if value.bit_length() > MAX_INT_BITS:
+                raise _Unusual
+        elif tv is dict or tv is list:
+            _plain_json(value, 2)
+        elif tv is float:
+            if not _isfinite(value):
+                raise _Unusual
+        elif value is not None and tv is not bool:
+            raise _Unusual
+        plan = plan_of(key)
+        if plan is None:
+            how, ftype, out = _PASS, None, _AS_IS
+        else:
+            how, ftype, out = plan
+        if value is None:
+            if how is not _MEMBERS:
+                wire[key] = None
+            continue
+        if how is _TYPED:
+            assert ftype is not None
+            nv = values[key] = _typed(ftype, value, True)
+        elif how is _RESPONSE:
+            assert ftype is not None
+            nv = _typed(ftype, value, False)
+        elif how is _TAGS:
+            if tv is not list:
+                raise _Unusual
+            for tag in value:
+                if type(tag) is not str or len(tag) > MAX_TEXT:
+                    raise _Unusual
+                tags.append(split_tag(tag))
+            wire[key] = tuple(value)
+            continue
+        elif how is _MEMBERS:
+            if tv is not list:
+                raise _Unusual
+            for m in value:
+                if type(m) is not dict:
+                    raise _Unusual
+                member, status = m.get("member_id"), m.get("status")
+                if (type(member) is not str or type(status) is not str or status not in P.MEMBER_STATUSES
+                        or len(member) > MAX_TEXT or member in members):
+                    raise _Unusual
+                members[member] = status
+            continue
+        else:  # passes through; an unlisted __support_* flag is written as yes/no
+            nv = value
+            if key.startswith(P.SUPPORT_PREFIX):
+                if value is True or value is False:
+                    nv = _TRUE_FALSE[value]
+                elif tv is str:
+                    low = value.lower()
+                    if low == "true" or low == "false":
+                        nv = low
+            if tv is dict or tv is list:
+                wire[key] = freeze(value)
+                continue
+        if out is _YES_NO:
+            nv = "true" if nv else "false"
+        elif out is _TIME_TEXT:
+            nv = _time_text(value, nv)
+        elif out < 0:  # a typed field no response table lists: passes through as _wire does
+            nv = value
+            if key.startswith(P.SUPPORT_PREFIX) and (flag := _bool(value)) is not None:
+                nv = "true" if flag else "false"
+        wire[key] = nv
+        # other scalar fields as a response shows them, for the `property` policy and the __support_* family
+        if how is _TYPED or len(key) > MAX_PROPERTY_NAME:
+            continue
+        tw = type(nv)
+        if tw is str:
+            props[key] = nv
+            if nv.lower() == "true":
+                flags.append(key)
+        elif tw is bool:
+            props[key] = "true" if nv else "false"
+            if nv:
+                flags.append(key)
+        elif tw is int:
+            props[key] = _int_repr(nv)
+        elif tw is float:
+            props[key] = _float_repr(nv)
+    values["architecture"] = architecture(values["architecture"], record.get("__support_arm"))
+    return Image(values["id"], values, frozenset(tags), frozenset([k for k, _ in tags]), members, props,
+                 frozenset(flags), MappingProxyType(wire), record)
+
+
+def _normalize_exact(record: Any, position: str) -> Image:
+    """``normalize`` for any record: the reference, whose errors users read."""
     if not isinstance(record, Mapping):
         raise RecordError(position, None, None, f"a record must be a JSON object, not {type(record).__name__}")
     rid = record.get("id")
