@@ -505,7 +505,7 @@ MEMBER = st.one_of(
 BOUNDARIES = st.sampled_from([  # where a check changes its answer
     "x" * 255, "x" * 256, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**4096 - 1, 2**4096, True, False, "TRUE",
     "falsE", "true ", 1.5, float("inf"), "2018-10-28T10:00:00Z", "2018-10-28T10:00:00+05:00", "9999-12-31T23:59:59Z",
-    "1000-01-01T00:00:00Z", "1000-01-01T00:00:00+00:01", 7, "",
+    "1000-01-01T00:00:00Z", "1000-01-01T00:00:00+00:01", "9999-12-31T23:00:00-05:00", 7, "",
 ])
 VALUES = st.one_of(
     BOUNDARIES, BOUNDARIES, BOUNDARIES, SCALARS,

@@ -299,6 +299,38 @@ _float_repr = json.dumps
 _TRUE_FALSE = ("false", "true")
 
 
+# the common (key, str value) cases of _normalize_plain, from _PLAN
+_Q_TEXT, _Q_ID, _Q_PROP, _Q_TIME, _Q_YES_NO, _Q_SHOWN = range(6)
+
+
+def _quick_str() -> dict[str, int]:
+    quick: dict[str, int] = {}
+    for name, (how, ftype, out) in _PLAN.items():
+        assert len(name) <= MAX_PROPERTY_NAME
+        if how is _TYPED and out is _AS_IS and ftype is P.FieldType.TEXT:
+            quick[name] = _Q_TEXT
+        elif how is _TYPED and out is _AS_IS and ftype is P.FieldType.ID:
+            quick[name] = _Q_ID
+        elif how is _TYPED and out is _TIME_TEXT and ftype is P.FieldType.TIME:
+            quick[name] = _Q_TIME
+        elif how is _TYPED and out is _YES_NO and ftype is P.FieldType.BOOL:
+            quick[name] = _Q_YES_NO
+        elif how is _RESPONSE and out is _AS_IS and ftype is P.FieldType.TEXT:
+            quick[name] = _Q_PROP
+    return quick
+
+
+_QUICK_STR = _quick_str()
+_INT_FIELDS = frozenset(n for n, (how, t, out) in _PLAN.items() if how is _TYPED and t is P.FieldType.INT
+                        and out is _AS_IS)
+_BOOL_FIELDS = frozenset(n for n, (how, t, out) in _PLAN.items() if how is _TYPED and t is P.FieldType.BOOL
+                         and out in (_AS_IS, _YES_NO))
+_YES_NO_FIELDS = frozenset(n for n in _BOOL_FIELDS if _PLAN[n][2] is _YES_NO)
+_Q_OTHER = -1  # a key of the tables with no common case
+_KEYS: dict[str, int] = {**dict.fromkeys(_PLAN, _Q_OTHER), **_QUICK_STR}  # every key of the tables: safe to store
+assert all(_UNSTORABLE.search(k) is None for k in _KEYS)
+
+
 class _Unusual(Exception):
     """Internal: the record leaves the common path (``_normalize_exact`` reads it)."""
 
@@ -366,11 +398,28 @@ def _typed(t: P.FieldType, value: Any, bounded: bool) -> Any:
         raise _Unusual from None
 
 
-def _time_text(value: Any, t: dt.datetime) -> str:
-    """``t`` as a response writes it; a time written so already is that text."""
-    if len(value) == 20 and value[19] == "Z" and _FAST_TIME.fullmatch(value) is not None:
-        return str(value)  # YYYY-MM-DDTHH:MM:SSZ, read by fromisoformat: the same text
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _time_and_text(value: str) -> tuple[dt.datetime, str]:
+    """``parse_time(value)`` and the time as a response writes it (``_Unusual`` for an error)."""
+    if _FAST_TIME.fullmatch(value) is not None:  # parse_time's fast path, the pattern matched once
+        try:
+            t = _fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            try:
+                t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+            except OverflowError:
+                raise _Unusual from None
+            if not P.TIME_MIN <= t <= P.TIME_MAX:
+                raise _Unusual
+            if len(value) == 20 and value[19] == "Z":
+                return t, value  # YYYY-MM-DDTHH:MM:SSZ already: the same text
+            return t, t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        t = parse_time(value)
+    except (ValueError, OverflowError):
+        raise _Unusual from None
+    return t, t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalize(record: Any, position: str) -> Image:
@@ -394,16 +443,65 @@ def _normalize_plain(record: Any) -> Image:
     tags: list[tuple[str, str]] = []
     members: dict[str, str] = {}
     plan_of = _PLAN.get
+    key_code = _KEYS.get
+    last_time: Any = None
     for key, value in record.items():
-        if type(key) is not str or "\x00" in key or (not key.isascii() and _UNSTORABLE.search(key) is not None):
-            raise _Unusual
+        q = key_code(key)
+        if q is None:  # a key of no table
+            if type(key) is not str or "\x00" in key or (not key.isascii() and _UNSTORABLE.search(key) is not None):
+                raise _Unusual
+            q = _Q_OTHER
+            if not key.startswith(P.SUPPORT_PREFIX):
+                q = _Q_PROP if len(key) <= MAX_PROPERTY_NAME else _Q_SHOWN
         tv = type(value)
         if tv is str:
             if "\x00" in value or (not value.isascii() and _UNSTORABLE.search(value) is not None):
                 raise _Unusual
+            # the common cases first: the same results as the general code below
+            if q is _Q_TEXT:
+                if len(value) > MAX_TEXT:
+                    raise _Unusual
+                values[key] = wire[key] = value
+                continue
+            if q is _Q_PROP:
+                wire[key] = props[key] = value
+                if (len(value) == 4 or not value.isascii()) and value.lower() == "true":
+                    flags.append(key)
+                continue
+            if q is _Q_TIME:
+                if value != last_time:  # updated_at is often created_at
+                    last_time = value
+                    last_t, last_text = _time_and_text(value)
+                values[key] = last_t
+                wire[key] = last_text
+                continue
+            if q is _Q_YES_NO:
+                low = value.lower()
+                if low == "true" or low == "false":
+                    values[key] = low == "true"
+                    wire[key] = low
+                    continue
+                raise _Unusual
+            if q is _Q_ID:
+                if len(value) > MAX_TEXT:
+                    raise _Unusual
+                values[key] = wire[key] = value.lower()
+                continue
+            if q is _Q_SHOWN:
+                wire[key] = value
+                continue
         elif tv is int:
             if value.bit_length() > MAX_INT_BITS:
                 raise _Unusual
+            if q is _Q_OTHER and key in _INT_FIELDS:
+                if value not in _INT64:
+                    raise _Unusual
+                values[key] = wire[key] = value
+                continue
+        elif tv is bool and (q is _Q_YES_NO or key in _BOOL_FIELDS):
+            values[key] = value
+            wire[key] = _TRUE_FALSE[value] if key in _YES_NO_FIELDS else value
+            continue
         elif tv is dict or tv is list:
             _plain_json(value, 2)
         elif tv is float:
@@ -462,7 +560,7 @@ def _normalize_plain(record: Any) -> Image:
         if out is _YES_NO:
             nv = "true" if nv else "false"
         elif out is _TIME_TEXT:
-            nv = _time_text(value, nv)
+            nv = _time_and_text(value)[1]
         elif out < 0:  # a typed field no response table lists: passes through as _wire does
             nv = value
             if key.startswith(P.SUPPORT_PREFIX) and (flag := _bool(value)) is not None:
