@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,47 @@ def test_load_is_the_stream_gathered() -> None:
     cat = load(io.StringIO(json.dumps({"images": recs})))
     assert [img.raw for img in cat.images] == recs
     assert cat.by_id[recs[5]["id"]].raw == recs[5]
+
+
+class _Generated(io.RawIOBase):
+    """A JSON Lines or JSON array file of ``n`` large records, made as it is read (never whole)."""
+
+    def __init__(self, n: int, array: bool) -> None:
+        self._n, self._i, self._array = n, 0, array
+        self._pending = b"[" if array else b""
+        self._base = generate(50)
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while len(self._pending) < len(buffer) and self._i <= self._n:
+            if self._i == self._n:
+                self._pending += b"]" if self._array else b""
+            else:
+                rec = dict(self._base[self._i % 50], id=str(uuid.UUID(int=self._i + 1, version=4)),
+                           __description="d" * 3000)
+                sep = (b"," if self._i else b"") if self._array else b"\n"
+                self._pending += sep + json.dumps(rec).encode()
+            self._i += 1
+        out, self._pending = self._pending[:len(buffer)], self._pending[len(buffer):]
+        buffer[:len(out)] = out
+        self.size += len(out)
+        return len(out)
+
+
+@pytest.mark.parametrize("array", [False, True])
+def test_memory_does_not_grow_with_the_file(array: bool) -> None:
+    """Streaming a 50 MB file holds a few chunks and the id index, not the text or the images."""
+    import tracemalloc
+
+    src = _Generated(15_000, array)
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in stream(io.BufferedReader(src)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 15_000 and src.size > 45 * 2**20
+    assert peak < 12 * 2**20, peak  # 1 MiB chunks (as bytes and as text), one record, the id index

@@ -809,6 +809,15 @@ _CHUNK = 1 << 20  # characters read at a time
 _MARGIN = 64  # an error this close to the end of the text read so far may be a cut, not an error
 _LINE1_CAP = 1 << 20  # characters of line 1 kept while a saved response is read (see _after_response)
 _JSON_WS = re.compile(r"[ \t\n\r]*")  # what json skips between tokens
+_LINE_WS = re.compile(r"[ \t\r]*")  # json's whitespace within a line
+
+
+def _line_ws(text: str, pos: int, end: int) -> int:
+    """Where json's whitespace from ``pos`` ends, at most ``end``."""
+    m = _LINE_WS.match(text, pos, end)
+    return end if m is None else m.end()
+
+
 _SPACE = re.compile(r"\s*")  # what str.lstrip() strips (both use Py_UNICODE_ISSPACE)
 # json.loads's own scanner (the C one) with its default settings, and its string reader
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -1103,11 +1112,17 @@ class _Records:
                 if not w.fill():
                     break
                 nl = w.buf.find("\n", w.pos + searched)
-            end = len(w.buf) if nl < 0 else nl
-            line = w.buf[w.pos:end]
+            buf, begin, end = w.buf, w.pos, len(w.buf) if nl < 0 else nl
             w.pos = end + (nl >= 0)
-            if line.strip(" \t\r"):
-                yield n, _json_line(line, n)
+            start = _line_ws(buf, begin, end)
+            if start < end:  # not blank
+                try:  # the value read in place: json.loads(line)'s when it ends the line
+                    record, stop = _scan_once(buf, start)
+                except (StopIteration, ValueError, RecursionError):
+                    stop = -1
+                if stop < 0 or stop > end or _line_ws(buf, stop, end) != end:
+                    record = _json_line(buf[begin:end], n)  # what json.loads says of the line
+                yield n, record
             if nl < 0:
                 return
             n += 1
@@ -1211,12 +1226,14 @@ def stream(source: str | Path | IO[str] | IO[bytes]) -> Iterator[Image]:
         records = _Records(read)
         seen: dict[int, int] = {}
         for n, record in records:
-            position = records.label.format(n)
             try:
-                img = normalize(record, position)
+                try:
+                    img = _normalize_plain(record)
+                except _Unusual:
+                    img = _normalize_exact(record, records.label.format(n))
                 first = seen.setdefault(int(img.id.replace("-", ""), 16), n)
                 if first != n:
-                    raise RecordError(position, img.id, "id",
+                    raise RecordError(records.label.format(n), img.id, "id",
                                       f"duplicate id: also {records.label.format(first)}")
             except RecordError:
                 if not records.lines:  # a document: its own error, if any, comes first
