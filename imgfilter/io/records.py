@@ -853,7 +853,8 @@ class _Window:
         k = self.pos if self.keep is None else min(self.pos, self.keep)
         if k:
             self._drop(k)
-        chunk = self._read(_CHUNK)
+        # at least as much as is kept: a value larger than a chunk is read again a few times, not once a chunk
+        chunk = self._read(max(_CHUNK, len(self.buf)))
         if not chunk:
             self.eof = True
             return False
