@@ -13,11 +13,14 @@ record is kept as ``Image.raw``; responses never show it.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -253,8 +256,339 @@ def _normalize(t: P.FieldType, value: Any, bounded: bool = True) -> Any:
         raise ValueError(f"{value!r} is not an ISO 8601 time ({e})") from None
 
 
+# ---- the common path: one pass over a record, from tables built once -----------------------
+#
+# ``normalize`` reads a record once, each key dispatched by ``_PLAN`` (built from
+# the parameter table and the response-field table), with str methods where
+# the checks used regular expressions (``isascii()`` is O(1) and ASCII holds no
+# surrogate; ``"\x00" in`` is a memchr).  It takes the common path only for
+# records of plain JSON types (dict, list, str, int, float, bool, None) that
+# pass every check; anything else, or any error, goes to ``_normalize_exact``,
+# the reference implementation, which gives the error (or the unusual image)
+# exactly as before.  tests/test_records_fast.py checks that both agree.
+
+_PASS, _TYPED, _RESPONSE, _TAGS, _MEMBERS = range(5)  # how a key is read
+_AS_IS, _YES_NO, _TIME_TEXT = range(3)  # how its normalized value is written in a response
+
+
+def _plan() -> dict[str, tuple[int, P.FieldType | None, int]]:
+    plan: dict[str, tuple[int, P.FieldType | None, int]] = {}
+    for name, spec in P.RESPONSE_FIELDS.items():
+        out = {P.Wire.YES_NO: _YES_NO, P.Wire.TIME: _TIME_TEXT}.get(spec.wire, _AS_IS)
+        if name in P.FIELDS:
+            plan[name] = (_TYPED, P.FIELDS[name].type, out)
+        elif spec.wire is P.Wire.STRINGS:
+            plan[name] = (_TAGS if name == "tags" else _PASS, None, _AS_IS)
+        else:
+            plan[name] = (_RESPONSE, P.WIRE_TYPES[spec.wire], out)
+    for fld in P.FIELDS_LIST:
+        if fld.name not in plan:  # a typed field that responses pass through
+            plan[fld.name] = (_TYPED, fld.type, -1)
+    plan["members"] = (_MEMBERS, None, _AS_IS)
+    assert "tags" in plan and set(_SPECIAL) <= set(plan) and not P.NEVER_IN_RESPONSE - {"members"}
+    return plan
+
+
+_PLAN = _plan()
+_NO_VALUES: dict[str, Any] = dict.fromkeys(f.name for f in P.FIELDS_LIST)
+_INT64 = range(-(2**63), 2**63)
+_UUID_MATCH = P.UUID_RE.fullmatch
+_isfinite = math.isfinite
+_int_repr = int.__repr__
+_float_repr = json.dumps
+_TRUE_FALSE = ("false", "true")
+
+
+# the common (key, str value) cases of _normalize_plain, from _PLAN
+_Q_TEXT, _Q_ID, _Q_PROP, _Q_TIME, _Q_YES_NO, _Q_SHOWN = range(6)
+
+
+def _quick_str() -> dict[str, int]:
+    quick: dict[str, int] = {}
+    for name, (how, ftype, out) in _PLAN.items():
+        assert len(name) <= MAX_PROPERTY_NAME
+        if how is _TYPED and out is _AS_IS and ftype is P.FieldType.TEXT:
+            quick[name] = _Q_TEXT
+        elif how is _TYPED and out is _AS_IS and ftype is P.FieldType.ID:
+            quick[name] = _Q_ID
+        elif how is _TYPED and out is _TIME_TEXT and ftype is P.FieldType.TIME:
+            quick[name] = _Q_TIME
+        elif how is _TYPED and out is _YES_NO and ftype is P.FieldType.BOOL:
+            quick[name] = _Q_YES_NO
+        elif how is _RESPONSE and out is _AS_IS and ftype is P.FieldType.TEXT:
+            quick[name] = _Q_PROP
+    return quick
+
+
+_QUICK_STR = _quick_str()
+_INT_FIELDS = frozenset(n for n, (how, t, out) in _PLAN.items() if how is _TYPED and t is P.FieldType.INT
+                        and out is _AS_IS)
+_BOOL_FIELDS = frozenset(n for n, (how, t, out) in _PLAN.items() if how is _TYPED and t is P.FieldType.BOOL
+                         and out in (_AS_IS, _YES_NO))
+_YES_NO_FIELDS = frozenset(n for n in _BOOL_FIELDS if _PLAN[n][2] is _YES_NO)
+_Q_OTHER = -1  # a key of the tables with no common case
+_KEYS: dict[str, int] = {**dict.fromkeys(_PLAN, _Q_OTHER), **_QUICK_STR}  # every key of the tables: safe to store
+assert all(_UNSTORABLE.search(k) is None for k in _KEYS)
+
+
+class _Unusual(Exception):
+    """Internal: the record leaves the common path (``_normalize_exact`` reads it)."""
+
+
+def _plain_json(value: Any, level: int) -> None:
+    """Raise ``_Unusual`` unless ``value`` (a dict or list) is plain JSON every target stores."""
+    if level > MAX_DEPTH:
+        raise _Unusual
+    if type(value) is dict:
+        for k in value:
+            if type(k) is not str or "\x00" in k or (not k.isascii() and _UNSTORABLE.search(k) is not None):
+                raise _Unusual
+        items = value.values()
+    else:
+        items = value
+    for v in items:
+        t = type(v)
+        if t is str:
+            if "\x00" in v or (not v.isascii() and _UNSTORABLE.search(v) is not None):
+                raise _Unusual
+        elif t is int:
+            if v.bit_length() > MAX_INT_BITS:
+                raise _Unusual
+        elif t is float:
+            if not _isfinite(v):
+                raise _Unusual
+        elif t is dict or t is list:
+            _plain_json(v, level + 1)
+        elif v is not None and t is not bool:
+            raise _Unusual
+
+
+def _typed(t: P.FieldType, value: Any, bounded: bool) -> Any:
+    """``_normalize`` for plain values; ``_Unusual`` where it would raise."""
+    if t is P.FieldType.TEXT or t is P.FieldType.ID:
+        tv = type(value)
+        if tv is str:
+            text = value
+        elif tv is int:
+            text = _int_repr(value)
+        else:
+            raise _Unusual
+        if bounded and len(text) > MAX_TEXT:
+            raise _Unusual
+        return text.lower() if t is P.FieldType.ID else text
+    if t is P.FieldType.BOOL:
+        if value is True or value is False:
+            return value
+        if type(value) is str:
+            low = value.lower()
+            if low == "true":
+                return True
+            if low == "false":
+                return False
+        raise _Unusual
+    if t is P.FieldType.INT:
+        if type(value) is not int or value not in _INT64:
+            raise _Unusual
+        return value
+    if type(value) is not str:
+        raise _Unusual
+    try:
+        return parse_time(value)
+    except (ValueError, OverflowError):
+        raise _Unusual from None
+
+
+def _time_and_text(value: str) -> tuple[dt.datetime, str]:
+    """``parse_time(value)`` and the time as a response writes it (``_Unusual`` for an error)."""
+    if _FAST_TIME.fullmatch(value) is not None:  # parse_time's fast path, the pattern matched once
+        try:
+            t = _fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            try:
+                t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+            except OverflowError:
+                raise _Unusual from None
+            if not P.TIME_MIN <= t <= P.TIME_MAX:
+                raise _Unusual
+            if len(value) == 20 and value[19] == "Z":
+                return t, value  # YYYY-MM-DDTHH:MM:SSZ already: the same text
+            return t, t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        t = parse_time(value)
+    except (ValueError, OverflowError):
+        raise _Unusual from None
+    return t, t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def normalize(record: Any, position: str) -> Image:
     """Validate one record and build its ``Image``; raise ``RecordError``."""
+    try:
+        return _normalize_plain(record)
+    except _Unusual:
+        return _normalize_exact(record, position)
+
+
+def _normalize_plain(record: Any) -> Image:
+    if type(record) is not dict:
+        raise _Unusual
+    rid = record.get("id")
+    if type(rid) is not str or _UUID_MATCH(rid) is None:
+        raise _Unusual
+    values = _NO_VALUES.copy()
+    wire: dict[str, Any] = {}
+    props: dict[str, str] = {}
+    flags: list[str] = []
+    tags: list[tuple[str, str]] = []
+    members: dict[str, str] = {}
+    plan_of = _PLAN.get
+    key_code = _KEYS.get
+    last_time: Any = None
+    for key, value in record.items():
+        q = key_code(key)
+        if q is None:  # a key of no table
+            if type(key) is not str or "\x00" in key or (not key.isascii() and _UNSTORABLE.search(key) is not None):
+                raise _Unusual
+            q = _Q_OTHER
+            if not key.startswith(P.SUPPORT_PREFIX):
+                q = _Q_PROP if len(key) <= MAX_PROPERTY_NAME else _Q_SHOWN
+        tv = type(value)
+        if tv is str:
+            if "\x00" in value or (not value.isascii() and _UNSTORABLE.search(value) is not None):
+                raise _Unusual
+            # the common cases first: the same results as the general code below
+            if q is _Q_TEXT:
+                if len(value) > MAX_TEXT:
+                    raise _Unusual
+                values[key] = wire[key] = value
+                continue
+            if q is _Q_PROP:
+                wire[key] = props[key] = value
+                if (len(value) == 4 or not value.isascii()) and value.lower() == "true":
+                    flags.append(key)
+                continue
+            if q is _Q_TIME:
+                if value != last_time:  # updated_at is often created_at
+                    last_time = value
+                    last_t, last_text = _time_and_text(value)
+                values[key] = last_t
+                wire[key] = last_text
+                continue
+            if q is _Q_YES_NO:
+                low = value.lower()
+                if low == "true" or low == "false":
+                    values[key] = low == "true"
+                    wire[key] = low
+                    continue
+                raise _Unusual
+            if q is _Q_ID:
+                if len(value) > MAX_TEXT:
+                    raise _Unusual
+                values[key] = wire[key] = value.lower()
+                continue
+            if q is _Q_SHOWN:
+                wire[key] = value
+                continue
+        elif tv is int:
+            if value.bit_length() > MAX_INT_BITS:
+                raise _Unusual
+            if q is _Q_OTHER and key in _INT_FIELDS:
+                if value not in _INT64:
+                    raise _Unusual
+                values[key] = wire[key] = value
+                continue
+        elif tv is bool and (q is _Q_YES_NO or key in _BOOL_FIELDS):
+            values[key] = value
+            wire[key] = _TRUE_FALSE[value] if key in _YES_NO_FIELDS else value
+            continue
+        elif tv is dict or tv is list:
+            _plain_json(value, 2)
+        elif tv is float:
+            if not _isfinite(value):
+                raise _Unusual
+        elif value is not None and tv is not bool:
+            raise _Unusual
+        plan = plan_of(key)
+        if plan is None:
+            how, ftype, out = _PASS, None, _AS_IS
+        else:
+            how, ftype, out = plan
+        if value is None:
+            if how is not _MEMBERS:
+                wire[key] = None
+            continue
+        if how is _TYPED:
+            assert ftype is not None
+            nv = values[key] = _typed(ftype, value, True)
+        elif how is _RESPONSE:
+            assert ftype is not None
+            nv = _typed(ftype, value, False)
+        elif how is _TAGS:
+            if tv is not list:
+                raise _Unusual
+            for tag in value:
+                if type(tag) is not str or len(tag) > MAX_TEXT:
+                    raise _Unusual
+                tags.append(split_tag(tag))
+            wire[key] = tuple(value)
+            continue
+        elif how is _MEMBERS:
+            if tv is not list:
+                raise _Unusual
+            for m in value:
+                if type(m) is not dict:
+                    raise _Unusual
+                member, status = m.get("member_id"), m.get("status")
+                if (type(member) is not str or type(status) is not str or status not in P.MEMBER_STATUSES
+                        or len(member) > MAX_TEXT or member in members):
+                    raise _Unusual
+                members[member] = status
+            continue
+        else:  # passes through; an unlisted __support_* flag is written as yes/no
+            nv = value
+            if key.startswith(P.SUPPORT_PREFIX):
+                if value is True or value is False:
+                    nv = _TRUE_FALSE[value]
+                elif tv is str:
+                    low = value.lower()
+                    if low == "true" or low == "false":
+                        nv = low
+            if tv is dict or tv is list:
+                wire[key] = freeze(value)
+                continue
+        if out is _YES_NO:
+            nv = "true" if nv else "false"
+        elif out is _TIME_TEXT:
+            nv = _time_and_text(value)[1]
+        elif out < 0:  # a typed field no response table lists: passes through as _wire does
+            nv = value
+            if key.startswith(P.SUPPORT_PREFIX) and (flag := _bool(value)) is not None:
+                nv = "true" if flag else "false"
+        wire[key] = nv
+        # other scalar fields as a response shows them, for the `property` policy and the __support_* family
+        if how is _TYPED or len(key) > MAX_PROPERTY_NAME:
+            continue
+        tw = type(nv)
+        if tw is str:
+            props[key] = nv
+            if nv.lower() == "true":
+                flags.append(key)
+        elif tw is bool:
+            props[key] = "true" if nv else "false"
+            if nv:
+                flags.append(key)
+        elif tw is int:
+            props[key] = _int_repr(nv)
+        elif tw is float:
+            props[key] = _float_repr(nv)
+    values["architecture"] = architecture(values["architecture"], record.get("__support_arm"))
+    return Image(values["id"], values, frozenset(tags), frozenset([k for k, _ in tags]), members, props,
+                 frozenset(flags), MappingProxyType(wire), record)
+
+
+def _normalize_exact(record: Any, position: str) -> Image:
+    """``normalize`` for any record: the reference, whose errors users read."""
     if not isinstance(record, Mapping):
         raise RecordError(position, None, None, f"a record must be a JSON object, not {type(record).__name__}")
     rid = record.get("id")
@@ -404,7 +738,15 @@ class Catalog:
 
 def iter_records(text: str) -> Iterator[tuple[str, Any]]:
     """Records of a saved API response ``{"images": [...]}``, a JSON array, or
-    JSON Lines, each with its position for error messages."""
+    JSON Lines, each with its position for error messages (the whole text at
+    once; ``stream`` reads a file a record at a time)."""
+    label = ["line {}"]
+    for n, record in _text_records(text, label):
+        yield label[0].format(n), record
+
+
+def _text_records(text: str, label: list[str]) -> Iterator[tuple[int, Any]]:
+    """``iter_records``: numbered records; ``label[0]`` formats the number as a position."""
     stripped = text.lstrip()
     if not stripped:
         return
@@ -419,45 +761,494 @@ def iter_records(text: str) -> Iterator[tuple[str, Any]]:
         raise RecordError("document", None, None, f"not usable JSON: {e}") from None
     if isinstance(doc, Mapping) and "images" in doc:
         doc = doc["images"]
-        label = "images[{}]"
+        label[0] = "images[{}]"
     elif isinstance(doc, list):
-        label = "item {}"
+        label[0] = "item {}"
     elif isinstance(doc, Mapping):
-        yield "line 1", doc
+        yield 1, doc
         return
     else:
         raise RecordError("document", None, None, "expected {\"images\": [...]}, a JSON array or JSON Lines")
     if not isinstance(doc, list):
         raise RecordError("document", None, "images", "must be a list")
-    for i, rec in enumerate(doc):
-        yield label.format(i), rec
+    yield from enumerate(doc)
 
 
-def _json_lines(text: str) -> Iterator[tuple[str, Any]]:
+def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
     # lines end at \n (or \r\n) only: U+2028, U+2029 and U+0085 may stand raw inside JSON strings
     for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip(" \t\r"):
-            continue
-        try:
-            yield f"line {n}", json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
-        except (ValueError, RecursionError) as e:
-            raise RecordError(f"line {n}", None, None, f"not usable JSON: {e}") from None
+        if line.strip(" \t\r"):
+            yield n, _json_line(line, n)
 
 
-def load(source: str | Path | IO[str]) -> Catalog:
-    """Load records from a path, ``-`` (stdin) or an open text file."""
-    if isinstance(source, str | Path):
-        if str(source) == "-":
-            import sys
+def _json_line(line: str, n: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise RecordError(f"line {n}", None, None, f"not usable JSON: {e}") from None
 
-            text = sys.stdin.read()
+
+# ---- streaming: records one at a time, in bounded memory --------------------------------
+#
+# ``stream`` reads a source in chunks of ``_CHUNK`` characters.  JSON Lines are
+# read a line at a time.  A JSON array, or the array under ``"images"``, is read
+# an element at a time with the standard library's own JSON scanner
+# (``JSONDecoder.scan_once``, the C scanner that ``json.loads`` runs), so every
+# value, every number and every error message is exactly what ``json.loads``
+# of the whole text gives: the reader only walks the brackets, commas and
+# colons between elements, as json's C parser does, and turns the positions of
+# errors inside a window of the text into the line and column in the whole
+# text.  (ijson was tried and set aside: its C backend rejects integers beyond
+# 64 bits, which json reads, and NaN and Infinity, which are field errors here;
+# 100,000 nested brackets exhaust its memory; its errors carry no position; and
+# it read catalog records 3x slower than ``scan_once``.)
+
+_CHUNK = 1 << 20  # characters read at a time
+_MARGIN = 64  # an error this close to the end of the text read so far may be a cut, not an error
+_LINE1_CAP = 1 << 20  # characters of line 1 kept while a saved response is read (see _after_response)
+_JSON_WS = re.compile(r"[ \t\n\r]*")  # what json skips between tokens
+_LINE_WS = re.compile(r"[ \t\r]*")  # json's whitespace within a line
+
+
+def _line_ws(text: str, pos: int, end: int) -> int:
+    """Where json's whitespace from ``pos`` ends, at most ``end``."""
+    m = _LINE_WS.match(text, pos, end)
+    return end if m is None else m.end()
+
+
+_SPACE = re.compile(r"\s*")  # what str.lstrip() strips (both use Py_UNICODE_ISSPACE)
+# json.loads's own scanner (the C one) with its default settings, and its string reader
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+class _Window:
+    """The part of a text still needed, read from ``read`` as it is used.
+
+    ``buf[pos:]`` is unread; text before ``pos`` is dropped when more is read,
+    except from ``keep`` on (``None``: keep nothing).  ``lines`` and ``col``
+    count the dropped text's newlines and the characters after its last one,
+    so that an offset in ``buf`` still gives the line and column in the whole
+    text, as json computes them."""
+
+    def __init__(self, read: Callable[[int], str]) -> None:
+        self._read = read
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.keep: int | None = None
+        self.lines = 0
+        self.col = 0
+        # the dropped text of line 1, while it is being kept: None when not or no more (too long)
+        self.line1: list[str] | None = None
+        self.line1_done = False
+        self._line1_size = 0
+
+    def fill(self) -> bool:
+        """Read more (dropping what is no longer needed); False at the end of the text."""
+        if self.eof:
+            return False
+        k = self.pos if self.keep is None else min(self.pos, self.keep)
+        if k:
+            self._drop(k)
+        # at least as much as is kept: a value larger than a chunk is read again a few times, not once a chunk
+        chunk = self._read(max(_CHUNK, len(self.buf)))
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf + chunk if self.buf else chunk
+        return True
+
+    def _drop(self, k: int) -> None:
+        buf = self.buf
+        if self.line1 is not None and not self.line1_done:
+            nl = buf.find("\n", 0, k)
+            part = buf[:k] if nl < 0 else buf[:nl]
+            self._line1_size += len(part)
+            if self._line1_size > _LINE1_CAP:
+                self.line1 = None
+            else:
+                self.line1.append(part)
+                self.line1_done = nl >= 0
+        nl = buf.count("\n", 0, k)
+        if nl:
+            self.lines += nl
+            self.col = k - buf.rfind("\n", 0, k) - 1
         else:
+            self.col += k
+        self.buf = buf[k:]
+        self.pos -= k
+        if self.keep is not None:
+            self.keep -= k
+
+    def where(self, pos: int) -> str:
+        """``line L column C`` of an offset of ``buf``, in the whole text."""
+        nl = self.buf.count("\n", 0, pos)
+        col = pos - self.buf.rfind("\n", 0, pos) if nl else self.col + pos + 1
+        return f"line {self.lines + nl + 1} column {col}"
+
+    def peek(self, pattern: re.Pattern[str] = _JSON_WS) -> str:
+        """Skip what ``pattern`` matches; the next character, or '' at the end."""
+        while True:
+            m = pattern.match(self.buf, self.pos)
+            assert m is not None  # both patterns match the empty string
+            self.pos = m.end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.fill():
+                return ""
+
+    def syntax(self, msg: str, pos: int) -> RecordError:
+        return RecordError(self.where(pos), None, None, f"not JSON: {msg}")
+
+    def _cut(self, msg: str, pos: int) -> bool:
+        """Whether an error may come from the text not read yet; if so, more is read."""
+        if self.eof or (pos < len(self.buf) - _MARGIN and not msg.startswith("Unterminated string")):
+            return False
+        self.fill()
+        return True
+
+    def _long_number_cut(self) -> bool:
+        """Whether a number too long to read runs to the end of the text read so far (then more is read)."""
+        if self.eof:
+            return False
+        limit = sys.get_int_max_str_digits()
+        for m in re.finditer(r"[0-9]+", self.buf[self.pos:]):
+            if len(m.group()) > limit:
+                if self.pos + m.end() < len(self.buf):
+                    return False
+                self.fill()
+                return True
+        return False
+
+    def value(self) -> Any:
+        """The JSON value at ``pos`` (after whitespace), as json reads it."""
+        while True:
             try:
-                text = Path(source).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as e:
-                raise RecordError(str(source), None, None, f"cannot read: {e}") from None
+                obj, end = _scan_once(self.buf, self.pos)
+            except StopIteration as e:
+                if self._cut("Expecting value", e.value):
+                    continue
+                raise self.syntax("Expecting value", e.value) from None
+            except json.JSONDecodeError as e:
+                if self._cut(e.msg, e.pos):
+                    continue
+                raise self.syntax(e.msg, e.pos) from None
+            except (ValueError, RecursionError) as e:  # a 5,000-digit number; nesting too deep
+                if isinstance(e, ValueError) and self._long_number_cut():
+                    continue  # its message counts the digits: read them all
+                raise RecordError("document", None, None, f"not usable JSON: {e}") from None
+            if end > len(self.buf) - _MARGIN and not self.eof:
+                self.fill()  # a number may go on in the text not read yet ("1." then "5"): read again
+                continue
+            self.pos = end
+            return obj
+
+    def key(self) -> str:
+        """The object key whose opening quote is at ``pos``."""
+        while True:
+            try:
+                k, end = _scanstring(self.buf, self.pos + 1)
+            except json.JSONDecodeError as e:
+                if self._cut(e.msg, e.pos):
+                    continue
+                raise self.syntax(e.msg, e.pos) from None
+            self.pos = end
+            return str(k)
+
+    def expect(self, chars: str, msg: str) -> str:
+        """The next character after whitespace, which must be one of ``chars``."""
+        c = self.peek()
+        if not c or c not in chars:
+            raise self.syntax(msg, self.pos)
+        self.pos += 1
+        return c
+
+    def elements(self) -> Iterator[Any]:
+        """The elements of the array whose ``[`` was just read, walked as json's parser walks it."""
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            self.peek()
+            yield self.value()
+            if self.expect(",]", "Expecting ',' delimiter") == "]":
+                return
+
+    def rest(self) -> str:
+        """The whole text from ``pos`` on, for the forms that are read whole."""
+        parts = [self.buf[self.pos:]]
+        while chunk := self._read(_CHUNK):
+            parts.append(chunk)
+        self.eof = True
+        self.pos = len(self.buf)
+        return "".join(parts)
+
+
+class _Records:
+    """The numbered records of a text, as ``iter_records`` gives them for the
+    whole text, read a record at a time.  ``label`` formats a number as the
+    record's position; ``lines`` tells whether records are JSON Lines, whose
+    errors come a line at a time, or elements of one document, whose own errors
+    (JSON, shape) come before any record's, as when it is read whole."""
+
+    def __init__(self, read: Callable[[int], str]) -> None:
+        self.w = _Window(read)
+        self.label = "line {}"
+        self.lines = False
+        self._it = self._records()
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return self._it
+
+    def _records(self) -> Iterator[tuple[int, Any]]:
+        w = self.w
+        w.keep = 0  # until the form is known
+        if not w.peek(_SPACE):
+            return  # nothing but whitespace
+        first = w.pos
+        w.pos = 0
+        c = w.peek()
+        if w.pos != first or c not in "[{":
+            # a scalar, or a character that json does not skip before the first: read whole
+            w.keep = None
+            self.lines = True
+            box = [self.label]
+            text = w.buf[:first] + w.rest()
+            for n, record in _text_records(text, box):
+                self.label = box[0]
+                yield n, record
+            return
+        w.pos += 1
+        if c == "[":
+            w.keep = None
+            self.label = "item {}"
+            yield from enumerate(w.elements())
+            if w.peek():
+                raise w.syntax("Extra data", w.pos)
+            return
+        yield from self._object()
+
+    def _object(self) -> Iterator[tuple[int, Any]]:
+        """A text that starts with ``{``: a saved response, one record, or JSON Lines."""
+        w = self.w
+        head: dict[str, Any] = {}
+        streamed = False
+        line1: str | None = None
+        if w.peek() == "}":
+            w.pos += 1
+        else:
+            while True:
+                if w.peek() != '"':
+                    raise w.syntax("Expecting property name enclosed in double quotes", w.pos)
+                key = w.key()
+                w.expect(":", "Expecting ':' delimiter")
+                c = w.peek()
+                if key == "images" and streamed:
+                    # json.loads keeps the last; the first one's records are given already
+                    raise RecordError("document", None, "images", "is given more than once")
+                if key == "images" and c == "[":
+                    streamed = True
+                    head.pop("images", None)
+                    self.label = "images[{}]"
+                    nl = w.buf.find("\n", 0, w.pos)  # nothing is dropped yet
+                    if nl >= 0:
+                        line1 = w.buf[:nl]
+                    else:
+                        w.line1 = []
+                    w.keep = None
+                    w.pos += 1
+                    yield from enumerate(w.elements())
+                else:
+                    head[key] = w.value()
+                if w.expect(",}", "Expecting ',' delimiter") == "}":
+                    break
+        if w.peek():  # more after the first object: JSON Lines, as iter_records reads them
+            self.lines = True
+            self.label = "line {}"
+            if streamed:
+                yield from self._after_response(line1)
+                return
+            w.pos = 0  # everything is kept: read again from the start
+            w.keep = None
+            yield from self._json_lines()
+            return
+        if streamed:
+            return
+        if "images" in head:
+            raise RecordError("document", None, "images", "must be a list")
+        self.label = "line {}"
+        yield 1, head
+
+    def _after_response(self, line1: str | None) -> Iterator[tuple[int, Any]]:
+        """A saved response followed by more text, which iter_records reads as JSON
+        Lines: what it says of line 1 (an error, unless line 1 is a record), when
+        line 1 is at most ``_LINE1_CAP`` characters."""
+        w = self.w
+        if line1 is None:
+            while w.line1 is not None and not w.line1_done and "\n" not in w.buf:
+                w.pos = len(w.buf)
+                if not w.fill():
+                    break
+            if w.line1 is not None:
+                line1 = "".join(w.line1)
+                if not w.line1_done:
+                    line1 += w.buf.partition("\n")[0]
+        if line1 is not None and line1.strip(" \t\r"):
+            record = _json_line(line1, 1)
+            yield 1, record  # the caller's normalize() raises for it in nearly every case
+        raise RecordError("line 1", None, None,
+                          "a saved response ({\"images\": [...]}) is followed by more text")
+
+    def _json_lines(self) -> Iterator[tuple[int, Any]]:
+        """JSON Lines from the start of the text; lines end at \\n only (see _json_lines)."""
+        w = self.w
+        n = 1
+        while True:
+            nl = w.buf.find("\n", w.pos)
+            while nl < 0:
+                searched = len(w.buf) - w.pos
+                if not w.fill():
+                    break
+                nl = w.buf.find("\n", w.pos + searched)
+            buf, begin, end = w.buf, w.pos, len(w.buf) if nl < 0 else nl
+            w.pos = end + (nl >= 0)
+            start = _line_ws(buf, begin, end)
+            if start < end:  # not blank
+                try:  # the value read in place: json.loads(line)'s when it ends the line
+                    record, stop = _scan_once(buf, start)
+                except (StopIteration, ValueError, RecursionError):
+                    stop = -1
+                if stop < 0 or stop > end or _line_ws(buf, stop, end) != end:
+                    record = _json_line(buf[begin:end], n)  # what json.loads says of the line
+                yield n, record
+            if nl < 0:
+                return
+            n += 1
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _Decoded:
+    """UTF-8 text (a BOM skipped, newlines translated as ``open()`` does) of a
+    binary file, read in chunks; a byte that is not UTF-8 is a ``RecordError``
+    saying what ``Path.read_text`` says of the whole file."""
+
+    def __init__(self, raw: IO[bytes], name: str, first: bytes | None = None) -> None:
+        self._raw = raw
+        self._name = name
+        self._first = first
+        self._utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+        self._text = io.IncrementalNewlineDecoder(self._utf8, translate=True)
+        self._fed = 0
+        self._start = b""  # the first three bytes: a BOM?
+
+    def read(self, n: int) -> str:
+        while True:
+            if self._first is not None:
+                data, self._first = self._first, None
+            else:
+                try:
+                    data = self._raw.read(n)
+                except OSError as e:
+                    raise RecordError(self._name, None, None, f"cannot read: {e}") from None
+            if len(self._start) < 3:
+                self._start += data[:3 - len(self._start)]
+            pending = len(self._utf8.buffer)
+            try:
+                text = self._text.decode(data, final=not data)
+            except UnicodeDecodeError as e:
+                # positions as in one decode of the whole file (the BOM not counted)
+                base = self._fed - pending - (3 if self._start == _BOM and self._fed >= 3 else 0)
+                start, end = base + e.start, base + e.end
+                what = (f"byte 0x{e.object[e.start]:02x} in position {start}" if e.end == e.start + 1
+                        else f"bytes in position {start}-{end - 1}")
+                raise RecordError(self._name, None, None,
+                                  f"cannot read: '{e.encoding}' codec can't decode {what}: {e.reason}") from None
+            self._fed += len(data)
+            if text or not data:
+                return text
+
+
+def _reader(source: str | Path | IO[str] | IO[bytes]) -> tuple[Callable[[int], str], Callable[[], None]]:
+    """A ``read(n)`` of the source's text (a leading BOM dropped) and how to close what was opened."""
+    if isinstance(source, str | Path) and str(source) != "-":
+        try:
+            raw = open(source, "rb")  # noqa: SIM115 -- closed by the caller
+        except OSError as e:
+            raise RecordError(str(source), None, None, f"cannot read: {e}") from None
+        return _Decoded(raw, str(source)).read, raw.close
+    if isinstance(source, str | Path):
+        text_source: IO[Any] = sys.stdin
+        name = "-"
     else:
-        text = source.read()
-    return Catalog.from_records(iter_records(text.removeprefix("\ufeff")))
+        text_source = source
+        name = str(getattr(source, "name", "input"))
+
+    def read_text(n: int) -> str:
+        try:
+            chunk = text_source.read(n)
+        except (OSError, UnicodeDecodeError) as e:
+            raise RecordError(name, None, None, f"cannot read: {e}") from None
+        return str(chunk)
+
+    try:
+        first = text_source.read(_CHUNK)
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecordError(name, None, None, f"cannot read: {e}") from None
+    if isinstance(first, bytes | bytearray):
+        return _Decoded(text_source, name, bytes(first)).read, lambda: None
+    pending = [str(first).removeprefix("\ufeff")] if first else []
+
+    def read(n: int) -> str:
+        if pending:
+            return pending.pop() or read_text(n)  # a first chunk that was only the BOM
+        return read_text(n)
+
+    return read, lambda: None
+
+
+def stream(source: str | Path | IO[str] | IO[bytes]) -> Iterator[Image]:
+    """Validated images, one at a time, from a path, ``-`` (stdin) or an open
+    text or binary file, in bounded memory: JSON Lines a line at a time; a JSON
+    array or saved response an element at a time.  Raises ``RecordError`` as
+    ``load`` does for the same text: its position, the record's id, the field.
+
+    Duplicate ids are found in the stream: each id seen is kept as its 128-bit
+    number (a UUID is 128 bits; its canonical lowercase text and the number
+    are one-to-one, so no two ids are confused) with its record's number, about
+    half the memory of keeping the 36-character strings, and no digest that
+    two ids could share."""
+    read, close = _reader(source)
+    try:
+        records = _Records(read)
+        seen: dict[int, int] = {}
+        for n, record in records:
+            try:
+                try:
+                    img = _normalize_plain(record)
+                except _Unusual:
+                    img = _normalize_exact(record, records.label.format(n))
+                first = seen.setdefault(int(img.id.replace("-", ""), 16), n)
+                if first != n:
+                    raise RecordError(records.label.format(n), img.id, "id",
+                                      f"duplicate id: also {records.label.format(first)}")
+            except RecordError:
+                if not records.lines:  # a document: its own error, if any, comes first
+                    try:
+                        for _ in records:
+                            pass
+                    except RecordError as document_error:
+                        raise document_error from None
+                raise
+            yield img
+    finally:
+        close()
+
+
+def load(source: str | Path | IO[str] | IO[bytes]) -> Catalog:
+    """Load records from a path, ``-`` (stdin) or an open text or binary file."""
+    return Catalog(stream(source))

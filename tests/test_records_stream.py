@@ -1,0 +1,347 @@
+"""``records.stream``: the same images and the same errors as reading the whole
+text (the reference: ``iter_records`` and ``load`` as they were before streaming,
+copied here), whatever the chunk size, for every input form; bounded reading."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from imgfilter.io import records
+from imgfilter.io.catalog import API_EXAMPLE, generate
+from imgfilter.io.records import Catalog, RecordError, load, stream
+
+from .fixtures import RECORDS, uid
+
+# ---- the reference: reading the whole text, as load() did before stream() -------------
+
+
+def reference_iter_records(text: str) -> Iterator[tuple[str, Any]]:
+    stripped = text.lstrip()
+    if not stripped:
+        return
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        if stripped[0] == "{" and e.msg == "Extra data":
+            yield from reference_json_lines(text)
+            return
+        raise RecordError(f"line {e.lineno} column {e.colno}", None, None, f"not JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise RecordError("document", None, None, f"not usable JSON: {e}") from None
+    if isinstance(doc, dict) and "images" in doc:
+        doc = doc["images"]
+        label = "images[{}]"
+    elif isinstance(doc, list):
+        label = "item {}"
+    elif isinstance(doc, dict):
+        yield "line 1", doc
+        return
+    else:
+        raise RecordError("document", None, None, "expected {\"images\": [...]}, a JSON array or JSON Lines")
+    if not isinstance(doc, list):
+        raise RecordError("document", None, "images", "must be a list")
+    for i, rec in enumerate(doc):
+        yield label.format(i), rec
+
+
+def reference_json_lines(text: str) -> Iterator[tuple[str, Any]]:
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip(" \t\r"):
+            continue
+        try:
+            yield f"line {n}", json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RecordError(f"line {n}", None, None, f"not JSON: {e.msg}") from None
+        except (ValueError, RecursionError) as e:
+            raise RecordError(f"line {n}", None, None, f"not usable JSON: {e}") from None
+
+
+Outcome = tuple[str, Any]
+
+
+def outcome_of(fn: Any) -> Outcome:
+    try:
+        images = list(fn())
+    except RecordError as e:
+        return "error", (e.position, e.image_id, e.field, e.message)
+    return "images", [(img.id, json.dumps(img.wire, sort_keys=True), img.raw) for img in images]
+
+
+def reference(text: str) -> Outcome:
+    return outcome_of(lambda: Catalog.from_records(reference_iter_records(text.removeprefix("\ufeff"))).images)
+
+
+# the two documented differences (README "Decisions"): a saved response whose
+# records were already given cannot become JSON Lines or take a second "images"
+DOCUMENTED = ("a saved response ({\"images\": [...]}) is followed by more text", "is given more than once")
+
+
+def assert_same(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "_CHUNK", chunk)
+    new = outcome_of(lambda: stream(io.StringIO(text)))
+    if new[0] == "error" and new[1][3] in DOCUMENTED:
+        assert reference(text) != new
+        return
+    assert new == reference(text), (text[:300], chunk)
+
+
+# ---- generated texts ----------------------------------------------------------------
+
+SMALL = [*API_EXAMPLE, *RECORDS[:4]]
+VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                     | st.text(max_size=6), lambda kids: st.lists(kids, max_size=3)
+                     | st.dictionaries(st.text(max_size=4), kids, max_size=3), max_leaves=8)
+
+
+@st.composite
+def record(draw: st.DrawFn) -> dict[str, Any]:
+    base = dict(draw(st.sampled_from(SMALL)))
+    base["id"] = draw(st.sampled_from([uid(draw(st.integers(1, 6))), uid(1).upper(), "not-a-uuid"]))
+    for _ in range(draw(st.integers(0, 2))):
+        key = draw(st.sampled_from(["name", "min_ram", "created_at", "protected", "tags", "custom", "__support_x"]))
+        base[key] = draw(VALUE)
+    return base
+
+
+def _dump(value: Any, pretty: bool) -> str:
+    return json.dumps(value, indent=1 if pretty else None, ensure_ascii=False)
+
+
+@st.composite
+def document(draw: st.DrawFn) -> str:
+    recs = draw(st.lists(record(), max_size=5))
+    form = draw(st.sampled_from(["array", "response", "lines", "one"]))
+    pretty = draw(st.booleans())
+    if form == "array":
+        text = _dump(recs, pretty)
+    elif form == "response":
+        extra = draw(st.dictionaries(st.sampled_from(["schema", "next", "first"]), VALUE, max_size=2))
+        items = list(extra.items())
+        at = draw(st.integers(0, len(items)))
+        text = _dump(dict([*items[:at], ("images", recs), *items[at:]]), pretty)
+    elif form == "lines":
+        sep = draw(st.sampled_from(["\n", "\r\n", "\n\n", "\n \t\n"]))
+        text = sep.join(_dump(r, False) for r in recs) + draw(st.sampled_from(["", "\n", "\n\n  "]))
+    else:
+        text = _dump(recs[0] if recs else {}, pretty)
+    lead = draw(st.sampled_from(["", "", " \n", "\ufeff", "\n\n", "\x0c"]))
+    return lead + text
+
+
+@st.composite
+def broken(draw: st.DrawFn) -> str:
+    """A document with a few characters inserted, deleted or replaced."""
+    text = draw(document())
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(text)))
+        ch = draw(st.sampled_from([*list('[]{},:" \n\r\t0-.eE\\x'), "NaN", "1e400", "null", "\u2028", "9" * 30]))
+        kind = draw(st.sampled_from(["insert", "delete", "replace"]))
+        text = text[:i] + ("" if kind == "delete" else ch) + text[i + (kind != "insert"):]
+    return text
+
+
+CHUNKS = st.sampled_from([1, 2, 3, 7, 64, 100, 1 << 20])
+_SETTINGS = settings(max_examples=max(300, settings().max_examples), deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@_SETTINGS
+@given(text=document(), chunk=CHUNKS)
+@example(text='{"images": [], "next": 1}\n', chunk=1)
+def test_documents_stream_as_they_load_whole(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(text, chunk, monkeypatch)
+
+
+@_SETTINGS
+@given(text=broken(), chunk=CHUNKS)
+@example(text="[1, 2", chunk=1)
+@example(text='{"id": 1}\n{"id": 2', chunk=3)
+@example(text="[" + "9" * 5000 + "]", chunk=100)
+def test_broken_documents_fail_as_they_fail_whole(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(text, chunk, monkeypatch)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64, 1 << 20])
+@pytest.mark.parametrize("text", [
+    "", "   \n ", "42", '"x"', "[]", "{}", "[1, 2", "[1,]", "[,]", "[1 2]", "[] x", "[]\n[]\n", "{", '{"a"',
+    '{"a" 1}', '{"a": }', '{"a": 1,}', '{"a": 1 "b": 2}', '{"images": 3}', '{"images": [1], "images": 3}',
+    '{"images": 3, "images": []}', '{"images": []} x', '{"id": 1}\n' + "[" * 100_000,
+    "[" * 100_000 + "]" * 100_000, '["\\ud800"]', '[{"id": "x"}]\n', '["unterminated', '[1.5e', '[123',
+    "\ufeff[]", "\x0c[]", "\u2028{}", '{"a": 1}\n{"b": 2}', '{"a": 1} {"b": 2}',
+    '{\n"images": [{"id": 1}]\n}\n{"id": 2}', '{"images": [{"id": 1}]}\n{"id": 2}',
+    '{"images": [{"id": 1}]} {"id": 2}',
+])
+def test_edge_texts(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(text, chunk, monkeypatch)
+
+
+def test_a_syntax_error_after_a_bad_record_is_the_error_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document's own error comes first, as when the whole text is read first."""
+    text = json.dumps([{"id": "bad"}, *generate(300)]) + "]"
+    monkeypatch.setattr(records, "_CHUNK", 4096)
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    assert info.value.message == "not JSON: Extra data"
+    assert info.value.position == f"line 1 column {len(text)}"
+    lines = json.dumps({"id": "bad"}) + "\n{oops\n"
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(lines)))
+    assert (info.value.position, info.value.field) == ("line 1", "id")  # JSON Lines: line by line
+
+
+def test_duplicates_are_found_in_the_stream_and_name_the_first() -> None:
+    recs = generate(50)
+    text = "\n".join(json.dumps(r) for r in [*recs, {**recs[7], "id": recs[7]["id"].upper()}])
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    assert (info.value.position, info.value.field) == ("line 51", "id")
+    assert info.value.message == "duplicate id: also line 8"
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(json.dumps({"images": [*recs, recs[0]]}))))
+    assert info.value.message == "duplicate id: also images[0]" and info.value.position == "images[50]"
+
+
+def test_documented_differences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second "images", or more text after a saved response whose records were given."""
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO('{"images": [], "images": []}')))
+    assert (info.value.position, info.value.field, info.value.message) == (
+        "document", "images", "is given more than once")
+    doc = json.dumps({"images": [], "id": uid(1)})
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(doc + "\n" + json.dumps(RECORDS[1]))))
+    assert info.value.message == "a saved response ({\"images\": [...]}) is followed by more text"
+    assert reference(doc + "\n" + json.dumps(RECORDS[1]))[0] == "images"  # read whole: two records
+
+
+# ---- sources ------------------------------------------------------------------------
+
+
+def test_paths_binary_and_text_files_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recs = generate(40)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"images": recs}), encoding="utf-8-sig")
+    want = [r["id"] for r in recs]
+    assert [img.id for img in stream(path)] == want
+    assert [img.id for img in stream(str(path))] == want
+    with path.open("rb") as f:
+        assert [img.id for img in stream(f)] == want
+    with path.open(encoding="utf-8-sig") as t:
+        assert [img.id for img in stream(t)] == want
+    assert [img.id for img in stream(io.BytesIO(b"\xef\xbb\xbf" + json.dumps(recs).encode()))] == want
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(json.dumps(r) for r in recs)))
+    assert [img.id for img in stream("-")] == want
+
+
+@pytest.mark.parametrize("body", [b"\xff", b"[1, \xe4\xb8]", b'["ok", "\xe4\xb8\xadx\xc3"]', b"\xe4"])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
+def test_bytes_that_are_not_utf8_say_what_read_text_says(tmp_path: Path, body: bytes, bom: bytes, chunk: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(bom + b" " * 5000 + body)
+    with pytest.raises(UnicodeDecodeError) as whole:
+        path.read_text(encoding="utf-8-sig")
+    monkeypatch.setattr(records, "_CHUNK", chunk)
+    with pytest.raises(RecordError) as info:
+        list(stream(path))
+    assert (info.value.position, info.value.message) == (str(path), f"cannot read: {whole.value}")
+
+
+def test_newlines_are_read_as_read_text_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "cr.jsonl"
+    path.write_bytes(b"\r".join(json.dumps(r).encode() for r in RECORDS[:3]) + b"\r\n{oops\r\n")
+    with pytest.raises(RecordError) as whole:
+        Catalog.from_records(reference_iter_records(path.read_text(encoding="utf-8-sig")))
+    with pytest.raises(RecordError) as info:
+        list(stream(path))
+    assert info.value.position == whole.value.position == "line 4"
+
+
+def test_missing_file_and_unreadable_source(tmp_path: Path) -> None:
+    with pytest.raises(RecordError) as info:
+        list(stream(tmp_path / "missing.json"))
+    assert info.value.position == str(tmp_path / "missing.json") and "cannot read" in info.value.message
+
+    class Broken(io.StringIO):
+        def read(self, n: int | None = -1) -> str:
+            raise OSError("disk gone")
+
+    with pytest.raises(RecordError) as info:
+        list(stream(Broken()))
+    assert info.value.message == "cannot read: disk gone"
+
+
+def test_streaming_reads_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first image comes after one chunk of a large array, not after the whole text."""
+    recs = generate(2000)
+    text = json.dumps(recs)
+    monkeypatch.setattr(records, "_CHUNK", 4096)
+    src = io.StringIO(text)
+    first = next(stream(src))
+    assert first.id == recs[0]["id"]
+    assert src.tell() <= 2 * 4096 < len(text)
+    lines = io.StringIO("\n".join(json.dumps(r) for r in recs))
+    it = stream(lines)
+    next(it)
+    assert lines.tell() <= 2 * 4096
+
+
+def test_load_is_the_stream_gathered() -> None:
+    recs = generate(100)
+    cat = load(io.StringIO(json.dumps({"images": recs})))
+    assert [img.raw for img in cat.images] == recs
+    assert cat.by_id[recs[5]["id"]].raw == recs[5]
+
+
+class _Generated(io.RawIOBase):
+    """A JSON Lines or JSON array file of ``n`` large records, made as it is read (never whole)."""
+
+    def __init__(self, n: int, array: bool) -> None:
+        self._n, self._i, self._array = n, 0, array
+        self._pending = b"[" if array else b""
+        self._base = generate(50)
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while len(self._pending) < len(buffer) and self._i <= self._n:
+            if self._i == self._n:
+                self._pending += b"]" if self._array else b""
+            else:
+                rec = dict(self._base[self._i % 50], id=str(uuid.UUID(int=self._i + 1, version=4)),
+                           __description="d" * 3000)
+                sep = (b"," if self._i else b"") if self._array else b"\n"
+                self._pending += sep + json.dumps(rec).encode()
+            self._i += 1
+        out, self._pending = self._pending[:len(buffer)], self._pending[len(buffer):]
+        buffer[:len(out)] = out
+        self.size += len(out)
+        return len(out)
+
+
+@pytest.mark.parametrize("array", [False, True])
+def test_memory_does_not_grow_with_the_file(array: bool) -> None:
+    """Streaming a 50 MB file holds a few chunks and the id index, not the text or the images."""
+    import tracemalloc
+
+    src = _Generated(15_000, array)
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in stream(io.BufferedReader(src)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 15_000 and src.size > 45 * 2**20
+    assert peak < 12 * 2**20, peak  # 1 MiB chunks (as bytes and as text), one record, the id index
