@@ -107,10 +107,21 @@ class ExactText(TypeDecorator[str]):
         return sa.Text()
 
     def process_bind_param(self, value: Any, dialect: SADialect) -> Any:
-        return value.encode("utf-8") if isinstance(value, str) and _is_mysql(dialect) else value
+        return value.encode("utf-8") if isinstance(value, str) else value
 
     def process_result_value(self, value: Any, dialect: SADialect) -> Any:
         return bytes(value).decode("utf-8") if isinstance(value, bytes | bytearray | memoryview) else value
+
+    # only MySQL/MariaDB's binary strings need converting: elsewhere, no Python call per value
+    def bind_processor(self, dialect: SADialect) -> Any:
+        if _is_mysql(dialect):
+            return super().bind_processor(dialect)
+        return self.impl_instance.bind_processor(dialect)
+
+    def result_processor(self, dialect: SADialect, coltype: Any) -> Any:
+        if _is_mysql(dialect):
+            return super().result_processor(dialect, coltype)
+        return self.impl_instance.result_processor(dialect, coltype)
 
 
 class LongText(ExactText):
@@ -519,11 +530,13 @@ def _dbapi(conn: SAConnection) -> Any:
 def _begin(conn: SAConnection, d: Dialect) -> None:
     """Open the page's own read transaction as the DB-API target does
     (``Dialect.read_begin``: one snapshot; read-only where the engine has it)."""
-    skip_begin = d.driver_begins and not d.autocommit(_dbapi(conn))
+    raw = _dbapi(conn)
+    skip_begin = d.driver_begins and not d.autocommit(raw)
+    cur = d.tuple_cursor(raw)  # fixed statements of the dialect table: straight to the driver
     for stmt in d.read_begin:
         if stmt == "BEGIN" and skip_begin:
             continue  # the driver sends BEGIN itself
-        conn.exec_driver_sql(stmt)
+        cur.execute(stmt)
 
 
 def page(source: SAConnection | Session | Engine, query: str | CheckedQuery, context: Context | None = None, *,
@@ -627,69 +640,83 @@ def after(source: SAConnection | Session, query: CheckedQuery, context: Context 
 # ---- the target ------------------------------------------------------------------------------
 
 _URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
-_OWNED: weakref.WeakKeyDictionary[Engine, Connection] = weakref.WeakKeyDictionary()
 
 
 def engine_on(conn: Connection) -> Engine:
     """An ``Engine`` over one open DB-API connection (``sqlite3``, ``psycopg``,
     ``PyMySQL``): SQLAlchemy's own dialect for its driver, the connection its
-    only one (``StaticPool``).  The engine ends its transactions; it never
-    closes the connection."""
+    only one (``StaticPool``).  The engine never closes the connection, and
+    does not roll it back when a ``Connection`` of it is closed."""
     d = dialect_of(conn)
-    return sa.create_engine(_URLS[d.name], creator=lambda: conn, poolclass=StaticPool)
+    return sa.create_engine(_URLS[d.name], creator=lambda: conn, poolclass=StaticPool, pool_reset_on_return=None)
 
 
-class SqlAlchemyTarget(Target[Engine]):
+@dataclass(eq=False)
+class _Opened:
+    """What the target opened for a source, closed by ``close``."""
+
+    engine: Engine
+    dbapi: Connection | None  # the DB-API connection, when the target made it
+
+
+_SOURCES: weakref.WeakKeyDictionary[SAConnection, _Opened] = weakref.WeakKeyDictionary()
+
+
+class SqlAlchemyTarget(Target[SAConnection]):
     """The SQLAlchemy target: pages read through SQLAlchemy's dialects on the
-    reference schema (SQLite, PostgreSQL, MySQL/MariaDB)."""
+    reference schema (SQLite, PostgreSQL, MySQL/MariaDB).  A source is a
+    SQLAlchemy ``Connection`` over a DB-API connection (``attach``)."""
 
     name = "sqlalchemy"
     databases = ("sqlite", "postgresql", "mysql")
 
-    def load(self, catalog: Catalog) -> Engine:
+    def load(self, catalog: Catalog) -> SAConnection:
         from imgfilter.io.load import load_catalog
 
         conn = sqlite3.connect(":memory:")
         load_catalog(conn, catalog)
-        return self._own(conn)
+        return self._source(conn, owned=True)
 
-    def attach(self, conn: Connection) -> Engine:
+    def attach(self, conn: Connection) -> SAConnection:
         d = dialect_of(conn)
         check_connection(conn, d)
         if DEFAULT_SCHEMA not in verified(conn):
             verify_catalog(conn, DEFAULT_SCHEMA, dialect=d)
-        return engine_on(conn)
+        return self._source(conn, owned=False)
 
-    def connect(self, url: str) -> Engine:
+    def connect(self, url: str) -> SAConnection:
         from imgfilter.db.connect import connect
 
         conn = connect(url)
         try:
-            engine = self.attach(conn)
+            source = self.attach(conn)
         except BaseException:
             conn.close()
             raise
-        _OWNED[engine] = conn
-        return engine
+        _SOURCES[source].dbapi = conn
+        return source
 
-    def bundled(self) -> Engine:
+    def bundled(self) -> SAConnection:
         from imgfilter.io.catalog import bundled_sqlite_path
 
-        return self._own(sqlite3.connect(bundled_sqlite_path()))
+        return self._source(sqlite3.connect(bundled_sqlite_path()), owned=True)
 
-    def _own(self, conn: Connection) -> Engine:
+    def _source(self, conn: Connection, owned: bool) -> SAConnection:
         engine = engine_on(conn)
-        _OWNED[engine] = conn
-        return engine
+        source = engine.connect()
+        _SOURCES[source] = _Opened(engine, conn if owned else None)
+        return source
 
-    def page(self, source: Engine, query: CheckedQuery, context: Context | None = None) -> Page:
+    def page(self, source: SAConnection, query: CheckedQuery, context: Context | None = None) -> Page:
         return page(source, query, context)
 
-    def close(self, source: Engine) -> None:
-        conn = _OWNED.pop(source, None)
-        source.dispose(close=False)
-        if conn is not None:
-            conn.close()
+    def close(self, source: SAConnection) -> None:
+        opened = _SOURCES.pop(source, None)
+        source.close()
+        if opened is not None:
+            opened.engine.dispose(close=False)
+            if opened.dbapi is not None:
+                opened.dbapi.close()
 
 
 TARGET = SqlAlchemyTarget()
