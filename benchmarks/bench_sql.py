@@ -225,7 +225,10 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
             cur.execute(sql, params)
             return list(cur.fetchall())
 
-        assert [r[0] for r in sa_stmt()] == [r[0] for r in dbapi_stmt()]
+        def text(v: Any) -> str:
+            return v.decode() if isinstance(v, bytes) else str(v)
+
+        assert [text(r[0]) for r in sa_stmt()] == [text(r[0]) for r in dbapi_stmt()]
         times["stmt", "sa"] = median_seconds(sa_stmt, number=20, repeat=9)
         times["stmt", "dbapi"] = median_seconds(dbapi_stmt, number=20, repeat=9)
         sent.clear()

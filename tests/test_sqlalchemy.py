@@ -5,6 +5,7 @@ service's own ORM classes, and the clauses a service adds to its own select().""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -126,6 +127,42 @@ def test_load_connect_and_bundled_sources(tmp_path: Any) -> None:
     TARGET.close(on_url)
     with pytest.raises(db.DatabaseError, match="no imgfilter catalog"):
         TARGET.connect(f"sqlite:///{tmp_path}/empty.db")
+
+
+def test_the_target_raises_the_drivers_error_as_the_dbapi_target_does() -> None:
+    import sqlite3
+
+    for target in (TARGET, get("sql")):
+        source = target.load(CATALOG)
+        raw: Any = source.connection.dbapi_connection if target is TARGET else source
+        raw.execute("DROP TABLE image_tags")
+        with pytest.raises(sqlite3.OperationalError, match="no such table: image_tags"):
+            target.page(source, imgfilter.check("tag=env"))
+        target.close(source)
+
+
+def test_cli_query_through_sqlalchemy_on_a_database(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    from imgfilter.io.cli import main
+
+    url = f"sqlite:///{tmp_path}/images.db"
+    conn = db.connect(url, create=True)
+    db.load_catalog(conn, CATALOG)
+    conn.close()
+    query = "sort_key=name&limit=1"
+    assert main(["query", "--engine", "sqlalchemy", "--db", url, "--project", P1, query]) == 0
+    out, err = capsys.readouterr()
+    body = imgfilter.run(query, CATALOG, Context(project_id=P1)).to_response()
+    assert json.loads(out) == json.loads(json.dumps(body)) and body["page_info"]["next_marker"]
+    assert "next_marker" not in err  # the json body carries it
+    empty = f"sqlite:///{tmp_path}/empty.db"
+    sqlite_file = db.connect(empty, create=True)
+    sqlite_file.close()
+    errors = []
+    for engine in ("sql", "sqlalchemy"):  # the same one-line error as the DB-API target's
+        assert main(["query", "--engine", engine, "--db", empty, ""]) == 1
+        errors.append(capsys.readouterr().err)
+    assert errors[0] == errors[1] and "no imgfilter catalog in sqlite:///" in errors[1]
+    assert errors[1].count("\n") == 1
 
 
 # ---- agreement on generated catalogs (the lead's suite runs every target; this is ours) ----

@@ -678,10 +678,7 @@ class SqlAlchemyTarget(Target[SAConnection]):
         return self._source(conn, owned=True)
 
     def attach(self, conn: Connection) -> SAConnection:
-        d = dialect_of(conn)
-        check_connection(conn, d)
-        if DEFAULT_SCHEMA not in verified(conn):
-            verify_catalog(conn, DEFAULT_SCHEMA, dialect=d)
+        # the catalog is verified on the first page, as the DB-API target does
         return self._source(conn, owned=False)
 
     def connect(self, url: str) -> SAConnection:
@@ -708,7 +705,14 @@ class SqlAlchemyTarget(Target[SAConnection]):
         return source
 
     def page(self, source: SAConnection, query: CheckedQuery, context: Context | None = None) -> Page:
-        return page(source, query, context)
+        try:
+            return page(source, query, context)
+        except sa.exc.DBAPIError as e:
+            # the driver's own error, as the DB-API target raises it (the CLI and
+            # the server tell a lost database from a bug by it)
+            if isinstance(e.orig, Exception):
+                raise e.orig from None
+            raise
 
     def close(self, source: SAConnection) -> None:
         opened = _SOURCES.pop(source, None)
