@@ -28,6 +28,7 @@ import argparse
 import os
 import re
 import sqlite3
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -187,7 +188,7 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
     def capture(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
         sent.append((statement, parameters))
 
-    print(f"\n== {engine}: SQLAlchemy target / DB-API target, median ms over 9 runs (page of {PAGE}) ==")
+    print(f"\n== {engine}: SQLAlchemy target / DB-API target, medians of 15 alternating runs (page of {PAGE}) ==")
     print(f"{'query':<50} {'first':>13} {'ratio':>6} {'deep':>13} {'ratio':>6} {'deep stmt':>15} {'ratio':>6}")
     for query, hand_where, _key, hand_order in QUERIES:
         cur.execute(f"SELECT id FROM images WHERE {hand_where.format(p=d.placeholder)} ORDER BY {hand_order} "
@@ -206,8 +207,7 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
             def dbapi_page(q: imgfilter.CheckedQuery = q) -> Page:
                 return db.run(conn, q)
 
-            times[label, "sa"] = median_seconds(sa_page, number=1, repeat=9)
-            times[label, "dbapi"] = median_seconds(dbapi_page, number=1, repeat=9)
+            times[label, "sa"], times[label, "dbapi"] = paired(sa_page, dbapi_page, number=3)
         # the deep page's statement alone: marker lookup done, rows fetched
         plan = compile_sqlalchemy(lower(deep_q), reference(), engine_of(sa_engine.dialect))
         dbapi_plan = compile_sql(deep_q, d)
@@ -229,8 +229,7 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
             return v.decode() if isinstance(v, bytes) else str(v)
 
         assert [text(r[0]) for r in sa_stmt()] == [text(r[0]) for r in dbapi_stmt()]
-        times["stmt", "sa"] = median_seconds(sa_stmt, number=20, repeat=9)
-        times["stmt", "dbapi"] = median_seconds(dbapi_stmt, number=20, repeat=9)
+        times["stmt", "sa"], times["stmt", "dbapi"] = paired(sa_stmt, dbapi_stmt, number=10)
         sent.clear()
         sa_stmt()
         statement, parameters = sent[-1]
@@ -253,6 +252,16 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
             print(f"      {line}")
     sa_source.close()
     sa_engine.dispose(close=False)
+
+
+def paired(a: Any, b: Any, number: int, repeat: int = 15) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` timed in turn (a, b, a, b, ...), so that both
+    meet the same load on a shared machine."""
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(median_seconds(a, number=number, repeat=1))
+        tb.append(median_seconds(b, number=number, repeat=1))
+    return statistics.median(ta), statistics.median(tb)
 
 
 def fetch_one(conn: Any, sql: str, params: tuple[Any, ...]) -> Any:

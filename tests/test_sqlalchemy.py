@@ -365,6 +365,12 @@ def test_tables_name_what_is_missing() -> None:
     assert where(imgfilter.check("name=x"), None, no_record) is not None
     with pytest.raises(ValueError, match=r"page\(\) reads each image's wire form as JSON from a record column"):
         page(sa.create_engine("sqlite://"), "", tables=no_record)
+    images_only = Tables(VmImage, columns={"id": "uuid", "name": "title", "__isregistered": "registered"})
+    assert where(imgfilter.check("name=x"), None, images_only) is not None
+    with pytest.raises(ValueError, match=r"no members table mapped, and the query or the caller's scope reads it"):
+        where(imgfilter.check("name=x"), Context(project_id=P1), images_only)
+    with pytest.raises(ValueError, match=r"no tags table mapped"):
+        where(imgfilter.check("tag=k"), None, images_only)
     md = metadata().tables
     with pytest.raises(ValueError, match="table images has no column 'image_uuid'"):
         Tables(md["images"], md["image_tags"], md["image_members"], md["image_properties"],

@@ -248,14 +248,15 @@ class Tables:
 
     The names given, and ``id``, are looked up when the ``Tables`` is made; the
     others when a query first needs them, so a model need not have a column for
-    a field its service never filters on (a query that does gets a
-    ``ValueError`` naming the field).  ``record`` (the image in its wire form as
+    a field its service never filters on, nor a side table it never reads (a
+    query that does gets a ``ValueError`` naming the field or table; an
+    ordinary caller's scope reads the members table).  ``record`` (the image in its wire form as
     JSON) is read by ``page`` only; the clauses never read it."""
 
     images: Any
-    tags: Any
-    members: Any
-    properties: Any
+    tags: Any = None
+    members: Any = None
+    properties: Any = None
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     schema: Schema | None = None  # the reference schema these are (``reference``): verified on a page
     _names: dict[str, str] = field(init=False, repr=False)
@@ -285,7 +286,11 @@ class Tables:
 
     def side(self, kind: str) -> Any:
         """The table or ORM class of the side table ``kind`` (tags, members or properties)."""
-        return {"tags": self.tags, "members": self.members, "properties": self.properties}[kind]
+        entity = {"tags": self.tags, "members": self.members, "properties": self.properties}[kind]
+        if entity is None:
+            raise ValueError(f"Tables: no {kind} table mapped, and the query or the caller's scope reads it "
+                             f"(Tables({kind}=...))")
+        return entity
 
 
 @lru_cache(maxsize=16)
@@ -476,9 +481,18 @@ def compile_sqlalchemy(lowered: Lowered, tables: Tables, engine: Dialect, limite
     else:
         nulls, values = segment(True), segment(False)
         segments = (values, nulls) if order.descending else (nulls, values)
+    return SaPlan(lowered, marker_lookup(lowered, tables), segments)
+
+
+@cached("sqlalchemy_marker_lookup", 1024)
+def marker_lookup(lowered: Lowered, tables: Tables) -> sa.Select[Any]:
+    """The marker's sort value, if the marker image is one the caller may see
+    (the marker bound as ``MARKER``).  Side subqueries are pinned to the marker
+    (one shard on a distributed engine), as the DB-API target pins them."""
+    ident = tables.col("id")
+    marker = sa.bindparam(MARKER, type_=ident.type)
     pinned = _Spell(tables, pin=marker)
-    lookup = sa.select(key).where(ident == marker, *pinned.where(lowered.visible))
-    return SaPlan(lowered, lookup, segments)
+    return sa.select(tables.col(lowered.order.field)).where(ident == marker, *pinned.where(lowered.visible))
 
 
 def _decode(record: Any) -> Any:
@@ -620,8 +634,7 @@ def after(source: SAConnection | Session, query: CheckedQuery, context: Context 
         return sa.true()
     conn = source.connection() if isinstance(source, Session) else source
     d = engine_of(conn.dialect)
-    plan = compile_sqlalchemy(lower(query, context), t, d)
-    row = conn.execute(plan.marker_lookup, {MARKER: query.marker}).first()
+    row = conn.execute(marker_lookup(lower(query, context), t), {MARKER: query.marker}).first()
     if row is None:
         raise marker_not_found(query)
     ident, desc = t.col("id"), query.sort_dir == "desc"
