@@ -341,6 +341,58 @@ def test_orm_select_with_the_clauses_walks_as_memory(service: sa.Engine, query: 
             assert got == outcome(lambda c=context: get("memory").page(CATALOG, imgfilter.check(query), c))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_clauses_in_one_statement_walk_as_memory_on_every_engine(loaded: dict[str, Any], engine: str) -> None:
+    """where / after / order_by / limit in a select() of the reference tables:
+    missing values smallest, the keyset after a marker with or without a sort value."""
+    if engine not in loaded:
+        pytest.skip(f"no {engine} server")
+    t = reference()
+    with engine_on(loaded[engine]).connect() as conn:
+        def one(raw: str, context: Context | None) -> tuple[list[str], str | None]:
+            q = imgfilter.check(raw)
+            stmt = (sa.select(t.col("id")).where(where(q, context), after(conn, q, context))
+                    .order_by(*order_by(q)).limit(limit(q)))
+            ids = [str(i) for i in conn.scalars(stmt).all()]
+            shown = ids[:q.limit] if q.limit is not None else ids
+            more = q.limit is not None and len(ids) > q.limit
+            return shown, (shown[-1] if more and shown else None)
+
+        for query in QUERIES + ["sort_key=name&sort_dir=asc&limit=1", "sort_key=size&sort_dir=desc&limit=1"]:
+            for context in CONTEXTS:
+                assert _ids_walk(one, query, context) == _ids_walk(_memory, query, context), (query, context)
+        conn.rollback()
+
+
+def test_naive_datetime_columns_hold_utc() -> None:
+    """A service's DateTime column without a time zone holds naive UTC, and is
+    compared so whatever the session's time zone (PostgreSQL would otherwise
+    read it in the session's zone against an aware value)."""
+
+    class Base2(DeclarativeBase):
+        pass
+
+    class Img(Base2):
+        __tablename__ = "naive_images"
+        uuid: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+        registered: Mapped[bool] = mapped_column(sa.Boolean)
+        created: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=False))
+
+    tables = Tables(Img, columns={"id": "uuid", "__isregistered": "registered", "created_at": "created"})
+    with isolated("postgresql") as conn:
+        conn.execute("SET TIME ZONE 'Asia/Shanghai'")
+        conn.commit()
+        engine = engine_on(conn)
+        Base2.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.add_all([Img(uuid=uid(i), registered=True, created=dt.datetime(2024, 1, 1, i)) for i in range(4)])
+            session.commit()
+            q = imgfilter.check("created_at=gte:2024-01-01T09:00:00%2B08:00&sort_key=id&sort_dir=asc")  # 01:00Z
+            stmt = sa.select(Img.uuid).where(where(q, None, tables)).order_by(*order_by(q, tables))
+            assert list(session.scalars(stmt)) == [uid(1), uid(2), uid(3)]
+        engine.dispose(close=False)
+
+
 def test_orm_marker_errors(service: sa.Engine) -> None:
     with Session(service) as session:
         private = next(r["id"] for r in RECORDS if r.get("visibility") == "private" and r.get("owner") == P1)
