@@ -358,7 +358,7 @@ def test_the_clauses_in_one_statement_walk_as_memory_on_every_engine(loaded: dic
             more = q.limit is not None and len(ids) > q.limit
             return shown, (shown[-1] if more and shown else None)
 
-        for query in QUERIES + ["sort_key=name&sort_dir=asc&limit=1", "sort_key=size&sort_dir=desc&limit=1"]:
+        for query in [*QUERIES, "sort_key=name&sort_dir=asc&limit=1", "sort_key=size&sort_dir=desc&limit=1"]:
             for context in CONTEXTS:
                 assert _ids_walk(one, query, context) == _ids_walk(_memory, query, context), (query, context)
         conn.rollback()

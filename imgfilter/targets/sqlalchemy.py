@@ -42,7 +42,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from imgfilter.caches import cached
 from imgfilter.db.connect import Connection, DatabaseError, check_connection, dialect_of
-from imgfilter.db.dialects import Dialect
+from imgfilter.db.dialects import MYSQL, POSTGRESQL, SQLITE, Dialect
 from imgfilter.db.dialects import get as get_dialect
 from imgfilter.db.schema import DEFAULT_SCHEMA, SIDE_FIELDS, Schema
 from imgfilter.db.verify import verified, verify_catalog
@@ -76,11 +76,13 @@ Column = ColumnElement[Any]
 Cond = ColumnElement[bool]
 
 
+_SA_NAMES = {"mariadb": "mysql"}  # SQLAlchemy's dialect names that are another's in imgfilter's table
+
+
 def engine_of(dialect: SADialect) -> Dialect:
     """imgfilter's dialect for SQLAlchemy's (``mariadb`` is ``mysql``)."""
-    name = "mysql" if dialect.name == "mariadb" else dialect.name
     try:
-        return get_dialect(name)
+        return get_dialect(_SA_NAMES.get(dialect.name, dialect.name))
     except ValueError:
         raise DatabaseError(f"unsupported SQLAlchemy dialect {dialect.name!r}: "
                             f"use sqlite, postgresql or mysql/mariadb") from None
@@ -88,23 +90,34 @@ def engine_of(dialect: SADialect) -> Dialect:
 
 # ---- the reference schema's column types -------------------------------------------------
 
-def _is_mysql(dialect: SADialect) -> bool:
-    return dialect.name in ("mysql", "mariadb")
+# per engine, the SQLAlchemy type of each kind of column, as the dialect table's
+# DDL spells it (``Dialect.types``, ``key_text``, ``long_text``): a table of
+# differences, so no code asks an engine its name
+_TYPES: dict[Dialect, dict[str, TypeEngine[Any]]] = {
+    SQLITE: {"text": sa.Text(), "long": sa.Text(), "time": sa.Text(), "bool": sa.Integer(), "int": sa.Integer()},
+    POSTGRESQL: {"text": sa_pg.TEXT(collation="C"), "long": sa.Text(), "time": sa_pg.TIMESTAMP(timezone=True),
+                 "bool": sa.Boolean(), "int": sa.BigInteger()},
+    MYSQL: {"text": sa_mysql.VARBINARY(1020), "long": sa_mysql.LONGBLOB(), "time": sa_mysql.DATETIME(fsp=6),
+            "bool": sa.Boolean(), "int": sa.BigInteger()},
+}
 
 
-class ExactText(TypeDecorator[str]):
-    """Text compared byte by byte: SQLite ``TEXT``, PostgreSQL ``TEXT COLLATE "C"``,
-    MySQL/MariaDB ``VARBINARY(1020)`` (sent and read as UTF-8 bytes)."""
+class _Reference(TypeDecorator[Any]):
+    """A column type of the reference schema: ``kind``'s type on each engine (``_TYPES``)."""
 
     impl = sa.Text
     cache_ok = True
+    kind = "text"
 
     def load_dialect_impl(self, dialect: SADialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return sa_pg.TEXT(collation="C")
-        if _is_mysql(dialect):
-            return sa_mysql.VARBINARY(1020)
-        return sa.Text()
+        return _TYPES[engine_of(dialect)][self.kind]
+
+
+class ExactText(_Reference):
+    """Text compared byte by byte: SQLite ``TEXT``, PostgreSQL ``TEXT COLLATE "C"``,
+    MySQL/MariaDB ``VARBINARY(1020)`` (sent and read as UTF-8 bytes)."""
+
+    cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: SADialect) -> Any:
         return value.encode("utf-8") if isinstance(value, str) else value
@@ -112,14 +125,17 @@ class ExactText(TypeDecorator[str]):
     def process_result_value(self, value: Any, dialect: SADialect) -> Any:
         return bytes(value).decode("utf-8") if isinstance(value, bytes | bytearray | memoryview) else value
 
-    # only MySQL/MariaDB's binary strings need converting: elsewhere, no Python call per value
+    # only a binary column type (MySQL/MariaDB's) needs converting: elsewhere no Python call per value
+    def _binary(self, dialect: SADialect) -> bool:
+        return self.load_dialect_impl(dialect).python_type is bytes
+
     def bind_processor(self, dialect: SADialect) -> Any:
-        if _is_mysql(dialect):
+        if self._binary(dialect):
             return super().bind_processor(dialect)
         return self.impl_instance.bind_processor(dialect)
 
     def result_processor(self, dialect: SADialect, coltype: Any) -> Any:
-        if _is_mysql(dialect):
+        if self._binary(dialect):
             return super().result_processor(dialect, coltype)
         return self.impl_instance.result_processor(dialect, coltype)
 
@@ -128,27 +144,16 @@ class LongText(ExactText):
     """The record as JSON, and property values: ``TEXT``, or ``LONGBLOB`` on MySQL/MariaDB."""
 
     cache_ok = True
-
-    def load_dialect_impl(self, dialect: SADialect) -> TypeEngine[Any]:
-        if _is_mysql(dialect):
-            return sa_mysql.LONGBLOB()
-        return sa.Text()
+    kind = "long"
 
 
-class UtcTime(TypeDecorator[dt.datetime]):
+class UtcTime(_Reference):
     """An instant at microseconds: SQLite fixed-width UTC text, PostgreSQL
     ``TIMESTAMPTZ``, MySQL/MariaDB ``DATETIME(6)`` in UTC; read back as an aware
     UTC datetime, bound as the DB-API target binds it (``Dialect.bind_time``)."""
 
-    impl = sa.DateTime
     cache_ok = True
-
-    def load_dialect_impl(self, dialect: SADialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return sa_pg.TIMESTAMP(timezone=True)
-        if _is_mysql(dialect):
-            return sa_mysql.DATETIME(fsp=6)
-        return sa.Text()
+    kind = "time"
 
     def process_bind_param(self, value: Any, dialect: SADialect) -> Any:
         return engine_of(dialect).bind_time(value) if isinstance(value, dt.datetime) else value
@@ -161,14 +166,24 @@ class UtcTime(TypeDecorator[dt.datetime]):
         return value
 
 
+class _Bool(_Reference):
+    cache_ok = True
+    kind = "bool"
+
+
+class _Int(_Reference):
+    cache_ok = True
+    kind = "int"
+
+
 def _field_type(t: P.FieldType) -> TypeEngine[Any]:
     match t:
         case P.FieldType.TEXT | P.FieldType.ID:
             return ExactText()
         case P.FieldType.BOOL:
-            return sa.Boolean().with_variant(sa.Integer(), "sqlite")
+            return _Bool()
         case P.FieldType.INT:
-            return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+            return _Int()
         case P.FieldType.TIME:
             return UtcTime()
         case _:
