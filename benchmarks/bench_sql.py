@@ -188,7 +188,7 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
     def capture(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
         sent.append((statement, parameters))
 
-    print(f"\n== {engine}: SQLAlchemy target / DB-API target, medians of 15 alternating runs (page of {PAGE}) ==")
+    print(f"\n== {engine}: SQLAlchemy target / DB-API target, medians of 31 alternating runs (page of {PAGE}) ==")
     print(f"{'query':<50} {'first':>13} {'ratio':>6} {'deep':>13} {'ratio':>6} {'deep stmt':>15} {'ratio':>6}")
     for query, hand_where, _key, hand_order in QUERIES:
         cur.execute(f"SELECT id FROM images WHERE {hand_where.format(p=d.placeholder)} ORDER BY {hand_order} "
@@ -254,7 +254,7 @@ def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
     sa_engine.dispose(close=False)
 
 
-def paired(a: Any, b: Any, number: int, repeat: int = 15) -> tuple[float, float]:
+def paired(a: Any, b: Any, number: int, repeat: int = 31) -> tuple[float, float]:
     """Medians of ``a`` and ``b`` timed in turn (a, b, a, b, ...), so that both
     meet the same load on a shared machine."""
     ta, tb = [], []
