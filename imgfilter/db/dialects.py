@@ -241,7 +241,48 @@ MYSQL = Dialect(
     collation_fix="ALTER TABLE ... MODIFY ... VARBINARY(1020) (or a utf8mb4_nopad_bin / utf8mb4_0900_bin column)",
 )
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE, POSTGRESQL, MYSQL)}
+def _duckdb_in_transaction(conn: Any) -> bool:
+    """DuckDB's Python API does not tell, and a failed BEGIN would abort the
+    caller's transaction: outside one, each statement runs in a transaction of
+    its own, so two statements see two transaction ids."""
+    first = conn.execute("SELECT txid_current()").fetchone()[0]
+    return bool(conn.execute("SELECT txid_current()").fetchone()[0] == first)
+
+
+def _duckdb_string_columns(cur: Any, table: str, wanted: Iterable[str]) -> dict[str, tuple[str, str, bool]]:
+    """DuckDB's catalog does not list a column's collation; the session's
+    ``default_collation`` (which applies to every column without one) is reported."""
+    cur.execute("SELECT current_setting('default_collation')")
+    collation = str(cur.fetchone()[0] or "").lower()
+    cur.execute("SELECT column_name, lower(data_type) FROM duckdb_columns() "
+                "WHERE table_name = ? AND schema_name = current_schema()", [table])
+    return {str(name): (str(typ), collation, False) for name, typ in cur.fetchall()}
+
+
+DUCKDB = Dialect(
+    "duckdb", "?", '"',
+    {
+        # VARCHAR without a collation compares UTF-8 bytes: code-point order, case and
+        # trailing spaces significant; TIMESTAMP holds naive UTC at microseconds
+        FieldType.TEXT: "VARCHAR", FieldType.ID: "VARCHAR", FieldType.BOOL: "BOOLEAN",
+        FieldType.INT: "BIGINT", FieldType.TIME: "TIMESTAMP",
+    },
+    key_text="VARCHAR", long_text="VARCHAR", bind_time=mysql_time,
+    # (c, id) > (v, m) compares structs, in which NULL is larger than every value
+    # (true for a missing c): not SQL's row values
+    row_values=False,
+    driver="_duckdb", in_transaction=_duckdb_in_transaction,
+    tuple_cursor=lambda conn: conn,  # conn.cursor() would be another connection, outside our transaction
+    # one snapshot (DuckDB's transactions are snapshot-isolated)
+    read_begin=("BEGIN TRANSACTION READ ONLY",),
+    describe=lambda conn: "the DuckDB database",
+    string_columns=_duckdb_string_columns, binary_types=frozenset({"blob"}),
+    text_types=frozenset({"varchar"}), exact_collations=frozenset({"", "binary"}),
+    collation_fix="RESET default_collation (and declare the column VARCHAR without COLLATE)",
+    explain_row=lambda row: str(row[-1]),  # the rendered plan
+)
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE, POSTGRESQL, MYSQL, DUCKDB)}
 
 
 def get(name: str | Dialect) -> Dialect:

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TextIO
 from urllib.parse import quote
 
 from imgfilter import __version__, db, targets
+from imgfilter.db.dialects import DIALECTS
 from imgfilter.front import codes
 from imgfilter.front import params as P
 from imgfilter.front.ast import CheckedQuery
@@ -102,6 +103,17 @@ def _flavors(path: str | None) -> dict[str, Flavor] | None:
             raise UsageError(f"{expected}; {k!r} has {json.dumps(v)[:80]}")
         flavors[k] = Flavor(ram, disk)
     return flavors
+
+
+def _is_parquet(path: str) -> bool:
+    """A file that starts as Parquet files do (``-``, stdin, is records)."""
+    if path == "-":
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PAR1"
+    except OSError:
+        return False  # _read says why
 
 
 def _read(path: str) -> str:
@@ -207,6 +219,12 @@ class _Source:
                 raise UsageError(str(e)) from None
             except db.DatabaseError as e:
                 raise EnvironmentFailure(str(e)) from None
+        elif args.data is not None and _is_parquet(args.data):
+            open_file = getattr(self.target, "open_file", None)  # a target that reads files of its own
+            if open_file is None:
+                raise UsageError(f"--data {args.data} is a Parquet file, which the {name} target does not read: "
+                                 "use --engine duckdb, or records (JSON or JSON Lines)")
+            self.source = open_file(args.data)
         elif args.data is not None:
             self.source = self.target.load(load_records(io.StringIO(_read(args.data))))
         else:
@@ -282,7 +300,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 # ---- sql ---------------------------------------------------------------------------------
 
 _DIALECT_NAMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql",
-                  "mysql": "mysql", "mariadb": "mysql"}
+                  "mysql": "mysql", "mariadb": "mysql", "duckdb": "duckdb"}
 
 
 def _param_json(p: Any) -> Any:
@@ -548,7 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(pages of the query's limit, or {ALL_PAGE_SIZE})")
     p.add_argument("--max-items", type=int, metavar="N", help="with --all: stop after N images")
     p.add_argument("--data", metavar="FILE", help="records: {\"images\": [...]}, a JSON array or JSON "
-                   "Lines; - for stdin (default: the bundled sample catalog)")
+                   "Lines; - for stdin; with --engine duckdb also a Parquet file of imgfilter's layout "
+                   "(default: the bundled sample catalog)")
     _add_db(p, "run on a database")
     p.add_argument("--engine", choices=(*targets.REGISTRY, *_ENGINE_ALIASES),
                    help="the target: memory (the default without --db), sql (the default with --db; on "
@@ -556,8 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_context(p)
     p = _sub(sub, "sql", "print the SQL statements of a query, their parameters, and how they make a page")
     _add_query(p, "*")
-    p.add_argument("--dialect", choices=tuple(_DIALECT_NAMES), help="sqlite (default), postgresql or "
-                   "mysql (mariadb and postgres are the same); with --db, the database's")
+    p.add_argument("--dialect", choices=tuple(_DIALECT_NAMES), help="sqlite (default), postgresql, "
+                   "mysql (mariadb and postgres are the same) or duckdb; with --db, the database's")
     p.add_argument("-f", "--format", choices=("text", "json"), default="text",
                    help="text: SQL with comments (default); json: statements with typed parameters")
     p.add_argument("--explain", action="store_true", help="run EXPLAIN for each statement on --db")
@@ -598,7 +617,7 @@ def _fail(code: str, message: str, exit_code: int, as_json: bool) -> int:
 
 
 def _driver_error(e: BaseException) -> bool:
-    return type(e).__module__.split(".")[0] in ("sqlite3", "psycopg", "pymysql")
+    return type(e).__module__.split(".")[0] in {d.driver for d in DIALECTS.values()}
 
 
 def _db_message(e: BaseException) -> str:

@@ -28,6 +28,7 @@ REGISTRY: Mapping[str, Entry] = MappingProxyType({
     "memory": Entry("imgfilter.targets.memory"),
     "sql": Entry("imgfilter.targets.sql"),
     "sqlalchemy": Entry("imgfilter.targets.sqlalchemy", "sqlalchemy"),
+    "duckdb": Entry("imgfilter.targets.duckdb", "duckdb"),
 })
 
 
