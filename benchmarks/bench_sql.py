@@ -9,6 +9,13 @@ median ms of: the generated first page; the generated page 500,000 rows deep
 for the same first and deep pages.  Prints each generated statement's plan
 and whether it scans the table or sorts in a temporary b-tree.
 
+``--sqlalchemy`` adds (``--only-sqlalchemy`` runs only) the SQLAlchemy
+target against the DB-API target on the same connection: whole pages (first
+and deep) through ``imgfilter.sqlalchemy.page`` and ``db.run``, and the deep
+page's statement alone (SQLAlchemy: execute of the cached statement object,
+which it compiles once; DB-API: ``cursor.execute`` of the cached text), with
+their ratios, and the ``EXPLAIN`` of exactly what SQLAlchemy sent.
+
 Last, the cost of many side-table filters (flags, tags, properties): whole
 pages with 1, 10, 50 and 100 of them, next to the page with one, and on
 PostgreSQL the planning time alone (``EXPLAIN (SUMMARY)``), which grew
@@ -21,6 +28,7 @@ import argparse
 import os
 import re
 import sqlite3
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,7 +42,10 @@ from bench_eval import build
 import imgfilter
 from imgfilter import db
 from imgfilter.io.records import Catalog
+from imgfilter.result import Page
 from imgfilter.targets.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, compile_sql
+
+MARKER_ID_SLOT, MARKER_VALUE_SLOT, ROW_LIMIT_SLOT = MARKER_ID, MARKER_VALUE, ROW_LIMIT
 
 PAGE = 20
 DEPTH = 500_000
@@ -159,6 +170,108 @@ def measure(conn: Any, engine: str, depth: int) -> None:
     many_filters(conn, engine)
 
 
+def sqlalchemy_vs_dbapi(conn: Any, engine: str, depth: int) -> None:
+    """The SQLAlchemy target against the DB-API target on the same connection."""
+    import sqlalchemy as sa
+
+    from imgfilter.lowered.core import lower
+    from imgfilter.sqlalchemy import engine_on, page, reference
+    from imgfilter.targets.sqlalchemy import MARKER, MARKER_VALUE, ROW_LIMIT, compile_sqlalchemy, engine_of
+
+    sa_engine = engine_on(conn)
+    sa_source = sa_engine.connect()
+    d = db.dialect_of(conn)
+    cur = conn.cursor()
+    sent: list[tuple[str, Any]] = []
+
+    @sa.event.listens_for(sa_engine, "before_cursor_execute")
+    def capture(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
+        sent.append((statement, parameters))
+
+    print(f"\n== {engine}: SQLAlchemy target / DB-API target, medians of 31 alternating runs (page of {PAGE}) ==")
+    print(f"{'query':<50} {'first':>13} {'ratio':>6} {'deep':>13} {'ratio':>6} {'deep stmt':>15} {'ratio':>6}")
+    for query, hand_where, _key, hand_order in QUERIES:
+        cur.execute(f"SELECT id FROM images WHERE {hand_where.format(p=d.placeholder)} ORDER BY {hand_order} "
+                    f"LIMIT 1 OFFSET {depth - 1}", (FIRST_VALUE[query],))
+        marker = cur.fetchone()[0]
+        marker = marker.decode() if isinstance(marker, bytes) else marker
+        conn.rollback()
+        first_q = imgfilter.check(f"{query}&limit={PAGE}")
+        deep_q = imgfilter.check(f"{query}&limit={PAGE}&marker={marker}")
+        assert page(sa_source, deep_q) == db.run(conn, deep_q) and page(sa_source, first_q) == db.run(conn, first_q)
+        times: dict[tuple[str, str], float] = {}
+        for label, q in (("first", first_q), ("deep", deep_q)):
+            def sa_page(q: imgfilter.CheckedQuery = q) -> Page:
+                return page(sa_source, q)
+
+            def dbapi_page(q: imgfilter.CheckedQuery = q) -> Page:
+                return db.run(conn, q)
+
+            times[label, "sa"], times[label, "dbapi"] = paired(sa_page, dbapi_page, number=3)
+        # the deep page's statement alone: marker lookup done, rows fetched
+        plan = compile_sqlalchemy(lower(deep_q), reference(), engine_of(sa_engine.dialect))
+        dbapi_plan = compile_sql(deep_q, d)
+        mval = fetch_one(conn, dbapi_plan.marker_lookup.sql, dbapi_plan.marker_lookup.params)  # type: ignore[union-attr]
+        seg = next(sg for sg in plan.segments if not sg.null)
+        dseg = next(sg for sg in dbapi_plan.segments if not sg.null)
+        dparams = dseg.after.bind({ROW_LIMIT_SLOT: PAGE + 1, MARKER_VALUE_SLOT: mval, MARKER_ID_SLOT: marker})
+        raw_value = sa_source.execute(plan.marker_lookup, {MARKER: marker}).scalar()
+        sa_params = {MARKER: marker, MARKER_VALUE: raw_value, ROW_LIMIT: PAGE + 1}
+
+        def sa_stmt(stmt: Any = seg.after, params: dict[str, Any] = sa_params) -> list[Any]:
+            return list(sa_source.execute(stmt, params).all())
+
+        def dbapi_stmt(sql: str = dseg.after.sql, params: tuple[Any, ...] = dparams) -> list[Any]:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+        def text(v: Any) -> str:
+            return v.decode() if isinstance(v, bytes) else str(v)
+
+        assert [text(r[0]) for r in sa_stmt()] == [text(r[0]) for r in dbapi_stmt()]
+        times["stmt", "sa"], times["stmt", "dbapi"] = paired(sa_stmt, dbapi_stmt, number=10)
+        sent.clear()
+        sa_stmt()
+        statement, parameters = sent[-1]
+        sa_source.rollback()
+        conn.rollback()
+        cells = []
+        for label in ("first", "deep", "stmt"):
+            a, b = times[label, "sa"], times[label, "dbapi"]
+            cells.append(f"{a * 1e3:6.3f}/{b * 1e3:6.3f} {a / b:5.2f}x")
+        print(f"{query:<50} " + " ".join(cells))
+        lines = plan_lines(conn, engine, statement, parameters)
+        conn.rollback()
+        # the DB-API target aliases images as i; SQLAlchemy names the table
+        named = lines if engine == "postgresql" else [re.sub(r"\bimages\b", "i", line) for line in lines]
+        bad = full_scan_or_sort(engine, named)
+        verdict = "no full scan, no temporary sort" if not bad else "FULL SCAN OR SORT: " + "; ".join(bad)
+        print(f"   SQLAlchemy's deep-page statement: {verdict}")
+        print("      " + " ".join(statement.split()))
+        for line in lines:
+            print(f"      {line}")
+    sa_source.close()
+    sa_engine.dispose(close=False)
+
+
+def paired(a: Any, b: Any, number: int, repeat: int = 31) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` timed in turn (a, b, a, b, ...), so that both
+    meet the same load on a shared machine."""
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(median_seconds(a, number=number, repeat=1))
+        tb.append(median_seconds(b, number=number, repeat=1))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def fetch_one(conn: Any, sql: str, params: tuple[Any, ...]) -> Any:
+    cur = conn.cursor()
+    cur.execute(sql, params)
+    value = cur.fetchone()[0]
+    conn.rollback()
+    return value
+
+
 MANY_OPTIONS = imgfilter.Options(unknown="property", max_pairs=400, max_side_filters=400)
 
 
@@ -204,16 +317,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--db", type=Path, default=Path("/tmp/imgfilter-bench.sqlite3"))
+    ap.add_argument("--sqlalchemy", action="store_true", help="also the SQLAlchemy target against the DB-API one")
+    ap.add_argument("--only-sqlalchemy", action="store_true", help="only the SQLAlchemy target against the DB-API one")
     args = ap.parse_args()
     conn = ensure_sqlite(args.db, args.n)
     depth = min(DEPTH, args.n // 2)
-    measure(conn, "sqlite", depth)
+
+    def run(c: Any, engine: str) -> None:
+        if not args.only_sqlalchemy:
+            measure(c, engine, depth)
+        if args.sqlalchemy or args.only_sqlalchemy:
+            sqlalchemy_vs_dbapi(c, engine, depth)
+
+    run(conn, "sqlite")
     for engine in ("postgresql", "mysql"):
         url = os.environ.get(f"IMGFILTER_BENCH_{engine.upper()}_URL")
         if url:
             server = db.connect(url)
             ensure_server(server, args.n)
-            measure(server, engine, depth)
+            run(server, engine)
 
 
 def ensure_server(conn: Any, n: int) -> None:

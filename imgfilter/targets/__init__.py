@@ -27,6 +27,7 @@ class Entry:
 REGISTRY: Mapping[str, Entry] = MappingProxyType({
     "memory": Entry("imgfilter.targets.memory"),
     "sql": Entry("imgfilter.targets.sql"),
+    "sqlalchemy": Entry("imgfilter.targets.sqlalchemy", "sqlalchemy"),
     "duckdb": Entry("imgfilter.targets.duckdb", "duckdb"),
 })
 
