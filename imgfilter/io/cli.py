@@ -396,11 +396,10 @@ def _images(path: str, progress: Progress) -> Iterable[Image]:
     """The validated images of FILE (``-``: stdin), read and checked as a whole."""
     progress.stage("reading", unit="characters")
     text = _read(path)
-    progress.update(len(text))
+    progress.end(len(text))
     progress.stage("validating")
     catalog = load_records(io.StringIO(text))
-    progress.update(len(catalog))
-    progress.end()
+    progress.end(len(catalog))
     return catalog.images
 
 

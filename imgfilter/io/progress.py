@@ -59,10 +59,13 @@ class Progress:
             self.shown = now
             self._draw()
 
-    def end(self) -> None:
-        """End the current stage: its last line, with its count, time and rate."""
+    def end(self, done: int | None = None) -> None:
+        """End the current stage (``done`` in all, if given): its last line, with its
+        count, time and rate."""
         if self.name is None:
             return
+        if done is not None:
+            self.done = done
         seconds = self.clock() - self.stage_started
         line = f"{self.name}: {_count(self.done)} {self.unit} in {seconds:.1f} s"
         if self.unit == "images" and seconds > 0 and self.done:
