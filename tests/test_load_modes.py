@@ -228,3 +228,22 @@ def test_bad_mode_and_batch_size_are_value_errors(engine: str) -> None:
             db.load_images(conn, [], mode="merge")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="batch_size"):
             db.load_images(conn, [], batch_size=0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_index_that_fails_after_the_rows_leaves_nothing(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On fresh tables the indexes come last; MySQL commits before DDL, so there the
+    loader takes the rows out again."""
+    from imgfilter.io import load
+
+    def broken(dialect: Any, schema: Any = DEFAULT_SCHEMA) -> list[str]:
+        return ["CREATE INDEX broken_ix ON images (no_such_column)"]
+
+    monkeypatch.setattr(load, "index_statements", broken)
+    with isolated(engine) as conn:
+        with pytest.raises(db.DatabaseError, match="nothing was written"):
+            db.load_images(conn, images(RECORDS))
+        monkeypatch.undo()
+        assert db.run(conn, "").images == ()
+        for n in range(1, 9):
+            assert side_rows(conn, uid(n)) == {"tags": 0, "members": 0, "properties": 0}

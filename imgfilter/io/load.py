@@ -213,13 +213,9 @@ def _values(conn: Connection, cur: Any, d: Dialect, schema: Schema) -> Writer:
     if d.packet_query is not None:
         cur.execute(d.packet_query)
         limit = min(limit, int(cur.fetchone()[0]) // 2)
-    statements: dict[tuple[str, int], str] = {}
 
     def execute(kind: str, chunk: list[tuple[Any, ...]]) -> None:
-        key = (kind, len(chunk))
-        if key not in statements:
-            statements[key] = heads[kind] + ", ".join([groups[kind]] * len(chunk))
-        cur.execute(statements[key], [v for row in chunk for v in row])
+        cur.execute(heads[kind] + ", ".join([groups[kind]] * len(chunk)), [v for row in chunk for v in row])
 
     def write(kind: str, rows: list[tuple[Any, ...]]) -> None:
         chunk: list[tuple[Any, ...]] = []
