@@ -18,6 +18,7 @@ import imgfilter.io.catalog
 from imgfilter.io import cli
 from imgfilter.io.catalog import bundled, generate
 from imgfilter.io.cli import main
+from imgfilter.io.progress import Progress
 
 from .fixtures import P1, RECORDS, uid
 
@@ -357,13 +358,15 @@ def test_ctrl_c_during_load_writes_nothing_and_exits_130(capsys: Capsys, monkeyp
     data = tmp_path / "images.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in generate(4500)))
 
-    def ctrl_c(done: int, total: int) -> None:
-        raise KeyboardInterrupt  # after the first batch of 2,000 was inserted
+    def ctrl_c(self: Progress, stage: str, done: int, total: int | None) -> None:
+        raise KeyboardInterrupt  # after the first batch was written
 
-    monkeypatch.setattr(cli, "_progress", ctrl_c)
+    monkeypatch.setattr(Progress, "loader", ctrl_c)
     db_path = tmp_path / "images.db"
     code, _, err = run(capsys, "load", str(data), "--db", f"sqlite:///{db_path}")
-    assert code == 130 and one_line(err) and "nothing was written" in err
+    *stages, last = err.splitlines()  # progress lines, then the error in one line
+    assert code == 130 and last == "imgfilter: interrupted: nothing was written (no images were loaded)"
+    assert stages == [s for s in stages if s.split(":")[0] in ("reading", "validating", "writing")]
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM images").fetchone() == (0,)
 
 
@@ -402,7 +405,9 @@ def test_loads_last_line_hides_the_password(capsys: Capsys, monkeypatch: pytest.
     data = tmp_path / "images.json"
     data.write_text(json.dumps(RECORDS))
     code, _, err = run(capsys, "load", str(data), "--db", "mysql://root:s3cret%40pw@db.example.com/images")
-    assert code == 0 and err == "loaded 8 images into mysql://root:***@db.example.com/images\n"
+    assert code == 0 and err.splitlines()[-1].startswith(
+        "loaded 8 images into mysql://root:***@db.example.com/images (mode insert: 8 inserted, 0 updated) in ")
+    assert "s3cret" not in err
 
 
 # ---- 6 (the command line's part): a database with no tables says what to do, in one line -------------

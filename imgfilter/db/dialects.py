@@ -84,6 +84,15 @@ class Dialect:
     # -- `imgfilter sql --explain`: the statement prefix, and one plan row as a line
     explain: str = "EXPLAIN "
     explain_row: Callable[[tuple[Any, ...]], str] = lambda row: " | ".join("" if c is None else str(c) for c in row)
+    # -- bulk loading (imgfilter.io.load): how rows go in fast.  ``bulk``: "executemany"
+    # (one prepared INSERT, many parameter sets), "copy" (COPY ... FROM STDIN through
+    # psycopg's cursor.copy) or "values" (multi-row INSERT ... VALUES (...),(...) of at
+    # most ``bulk_bytes``, less than half the server's packet limit read by ``packet_query``)
+    bulk: str = "executemany"
+    bulk_bytes: int = 4 << 20
+    packet_query: str | None = None
+    # CREATE/DROP run inside a transaction (rolled back with it); MySQL commits before DDL
+    transactional_ddl: bool = True
 
     def ident(self, name: str) -> str:
         return f"{self.quote}{name}{self.quote}"
@@ -210,6 +219,7 @@ POSTGRESQL = Dialect(
     string_columns=_pg_string_columns, binary_types=frozenset({"bytea"}),
     text_types=frozenset({"text", "varchar"}), exact_collations=frozenset({"C", "POSIX", "ucs_basic"}),
     collation_fix='ALTER TABLE ... ALTER COLUMN ... TYPE text COLLATE "C"',
+    bulk="copy",
 )
 
 MYSQL = Dialect(
@@ -239,6 +249,7 @@ MYSQL = Dialect(
     text_types=frozenset({"varchar", "tinytext", "text", "mediumtext", "longtext"}),
     exact_collations=frozenset({"utf8mb4_nopad_bin", "utf8mb4_0900_bin"}),
     collation_fix="ALTER TABLE ... MODIFY ... VARBINARY(1020) (or a utf8mb4_nopad_bin / utf8mb4_0900_bin column)",
+    bulk="values", packet_query="SELECT @@max_allowed_packet", transactional_ddl=False,
 )
 
 def _duckdb_in_transaction(conn: Any) -> bool:

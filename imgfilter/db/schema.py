@@ -144,7 +144,13 @@ DEFAULT_SCHEMA = Schema()
 
 
 def create_statements(dialect: Dialect, schema: Schema = DEFAULT_SCHEMA) -> list[str]:
-    """``CREATE TABLE`` / ``CREATE INDEX`` statements (idempotent)."""
+    """``CREATE TABLE`` / ``CREATE INDEX`` statements (idempotent): the tables'
+    (``table_statements``) then the secondary indexes' (``index_statements``)."""
+    return table_statements(dialect, schema) + index_statements(dialect, schema)
+
+
+def table_statements(dialect: Dialect, schema: Schema = DEFAULT_SCHEMA) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` of images and the side tables (primary keys only)."""
     q = dialect.ident
     idt = dialect.types[P.FieldType.ID]
     cols = [f"{q(schema.column('id'))} {idt} NOT NULL PRIMARY KEY"]
@@ -170,8 +176,12 @@ def create_statements(dialect: Dialect, schema: Schema = DEFAULT_SCHEMA) -> list
         side(s.properties, [(s.property_image, idt), (s.property_name, key), (s.property_value, long),
                             (s.property_is_true, "BOOLEAN")], [s.property_image, s.property_name]),
     ]
-    out.extend(_index(dialect, name, table, cols) for name, table, cols in schema.indexes())
     return out
+
+
+def index_statements(dialect: Dialect, schema: Schema = DEFAULT_SCHEMA) -> list[str]:
+    """``CREATE INDEX`` of each secondary index (``IF NOT EXISTS`` where the engine has it)."""
+    return [_index(dialect, name, table, cols) for name, table, cols in schema.indexes()]
 
 
 def _index(dialect: Dialect, name: str, table: str, cols: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""The imgfilter command: check, explain, query, sql, load, params, catalog."""
+"""The imgfilter command: check, explain, query, sql, load, delete, params, catalog, serve."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import quote
@@ -22,9 +22,12 @@ from imgfilter.front.ast import CheckedQuery
 from imgfilter.front.check import Flavor, Options, check
 from imgfilter.front.errors import QueryError
 from imgfilter.io.catalog import generate
+from imgfilter.io.load import MODES, LoadResult
 from imgfilter.io.output import FORMATS, Writer, dump_json
-from imgfilter.io.records import RecordError
+from imgfilter.io.progress import Progress
+from imgfilter.io.records import Image, RecordError
 from imgfilter.io.records import load as load_records
+from imgfilter.io.records import stream as stream_images
 from imgfilter.lowered.context import Context
 from imgfilter.result import Page
 from imgfilter.targets.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, Slot, SqlPlan, Statement, compile_sql
@@ -409,30 +412,83 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 # ---- load, catalog, params --------------------------------------------------------------
 
-def _progress(done: int, total: int) -> None:
-    if sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        print(f"\rloaded {done:,}/{total:,} images", end=end, file=sys.stderr, flush=True)
+def _images(path: str, progress: Progress) -> Iterable[Image]:
+    """The validated images of FILE (``-``: stdin), read and checked as they
+    stream into the database: memory stays bounded whatever the file's size."""
+    # reading and validating are interleaved with writing: the "writing" stage counts all three
+    if path == "-":
+        return stream_images(sys.stdin)
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise EnvironmentFailure(f"cannot read {path}: {e.strerror or e}") from None
+    return stream_images(path)
+
+
+def _load_summary(result: LoadResult, url: str, seconds: float) -> str:
+    if result.mode == "replace":
+        what = f"{result.images:,} written, {result.removed:,} there before removed first"
+    else:
+        what = f"{result.inserted:,} inserted, {result.updated:,} updated"
+    rate = f", {result.images / seconds:,.0f}/s" if seconds > 0 and result.images else ""
+    return (f"loaded {result.images:,} images into {db.redact_url(url)} (mode {result.mode}: {what}) "
+            f"in {seconds:.1f} s{rate}")
 
 
 def cmd_load(args: argparse.Namespace) -> int:
     if args.db is None:
         raise UsageError(f"load needs --db URL (or {DB_ENV} set)")
+    progress = Progress(sys.stderr)
     conn = None
     try:
-        catalog = load_records(io.StringIO(_read(args.file)))
+        images = _images(args.file, progress)
         conn = _connect(args.db, create=True)
-        n = db.load_catalog(conn, catalog, progress=_progress)
+        result = db.load_images(conn, images, mode=args.mode, progress=progress.loader)
+        progress.end()
     except KeyboardInterrupt:
+        progress.abandon()
         if conn is not None:
             conn.rollback()  # one transaction: nothing of it stays
         raise Interrupted("interrupted: nothing was written (no images were loaded)") from None
     except db.DatabaseError as e:
+        progress.abandon()
         raise EnvironmentFailure(str(e)) from None
+    except BaseException:
+        progress.abandon()
+        raise
     finally:
         if conn is not None:
             conn.close()
-    print(f"loaded {n} images into {db.redact_url(args.db)}", file=sys.stderr)
+    print(_load_summary(result, args.db, progress.elapsed()), file=sys.stderr)
+    return EXIT_OK
+
+
+def _ids(args: argparse.Namespace) -> list[str]:
+    ids = list(args.ids)
+    if args.ids_from is not None:
+        ids.extend(line.strip() for line in _read(args.ids_from).splitlines() if line.strip())
+    if not ids:
+        raise UsageError("delete needs image ids: ID... or --ids-from FILE")
+    return ids
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    if args.db is None:
+        raise UsageError(f"delete needs --db URL (or {DB_ENV} set)")
+    ids = _ids(args)
+    wanted = len(set(ids))
+    conn = _connect(args.db)
+    try:
+        deleted = db.delete_images(conn, ids)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: nothing was deleted") from None
+    except db.DatabaseError as e:
+        raise EnvironmentFailure(str(e)) from None
+    finally:
+        conn.close()
+    missing = f" ({wanted - deleted:,} of the {wanted:,} ids were not there)" if deleted < wanted else ""
+    print(f"deleted {deleted:,} images from {db.redact_url(args.db)}{missing}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -526,7 +582,9 @@ _EXAMPLES = {
              "  IMGFILTER_DB=sqlite:///images.db imgfilter query --project p1 'limit=5'",
     "sql": "imgfilter sql --dialect postgresql --project p1 'name=CentOS&limit=20'\n"
            "  imgfilter sql --explain --db sqlite:///images.db 'sort_key=name&limit=20'",
-    "load": "imgfilter load images.json --db sqlite:///images.db",
+    "load": "imgfilter load images.json --db sqlite:///images.db\n"
+            "  imgfilter load --mode replace images.jsonl --db postgresql://me@db.example.com/ims",
+    "delete": "imgfilter delete --db sqlite:///images.db 5f8e0f4c-0f5b-4f8a-9a57-3e2f3b1c9d10",
     "params": "imgfilter params",
     "catalog": "imgfilter catalog -f jsonl > images.jsonl",
     "serve": "imgfilter serve --db sqlite:///images.db --port 8080 --workers 2\n"
@@ -582,8 +640,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="run EXPLAIN for each statement on --db")
     _add_db(p, "the database for --explain")
     _add_context(p)
-    p = _sub(sub, "load", "load image records into a database (creating the schema)")
+    p = _sub(sub, "load", "load image records into a database (creating the schema), in one transaction")
     p.add_argument("file", help="records: {\"images\": [...]}, a JSON array or JSON Lines; - for stdin")
+    _add_db(p, "the database")
+    p.add_argument("--mode", choices=MODES, default="insert",
+                   help="insert: add the images, an id already there is an error (default); upsert: add them "
+                   "or rewrite the image of the same id; replace: the database holds exactly the file afterwards")
+    p.add_argument("--json", action="store_true", help="every error as a JSON body on stdout")
+    p = _sub(sub, "delete", "delete images (with their tags, members and properties) by id, in one transaction")
+    p.add_argument("ids", nargs="*", metavar="ID", help="an image id (repeatable)")
+    p.add_argument("--ids-from", metavar="FILE", help="ids to delete, one a line; - for stdin")
     _add_db(p, "the database")
     p.add_argument("--json", action="store_true", help="every error as a JSON body on stdout")
     p = _sub(sub, "params", "print the parameter reference (Markdown)")
@@ -600,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, default=8, help="database connections per worker (default: 8)")
     COMMANDS["serve"] = cmd_serve
     COMMANDS.update(check=cmd_check, explain=cmd_explain, params=cmd_params, query=cmd_query,
-                    catalog=cmd_catalog, sql=cmd_sql, load=cmd_load)
+                    catalog=cmd_catalog, sql=cmd_sql, load=cmd_load, delete=cmd_delete)
     return parser
 
 

@@ -1,11 +1,23 @@
-"""Loading a validated catalog into a database: the reference schema's DDL
-and the rows, in one transaction."""
+"""Loading validated images into a database: the reference schema's DDL, and
+the rows through each engine's bulk path, in one transaction.
+
+The steps are separate functions so that another (e.g. distributing the
+tables) can run between them: ``create_tables``, then ``load_images`` (which,
+on tables it found empty and just created, builds the secondary indexes after
+the rows), then ``create_indexes`` for tables that had none.  How rows go in
+is the dialect's ``bulk`` (COPY, multi-row INSERT or executemany); every value
+is COPY data or a bound parameter, never SQL text.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
 
 from imgfilter.db.connect import (
     Connection,
@@ -16,39 +28,119 @@ from imgfilter.db.connect import (
     rollback,
 )
 from imgfilter.db.dialects import Dialect
-from imgfilter.db.schema import DEFAULT_SCHEMA, Schema, create_statements
+from imgfilter.db.schema import DEFAULT_SCHEMA, Schema, index_statements, table_statements
 from imgfilter.db.verify import verify_catalog
 from imgfilter.front import params as P
-from imgfilter.io.records import Catalog, Image
+from imgfilter.io.records import Catalog, Image, RecordError
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # load_catalog's: (images written, images in the catalog)
+# load_images's: (stage, done, total or None); stages "writing" (images) and "indexing" (indexes)
+StageProgress = Callable[[str, int, int | None], None]
+Mode = Literal["insert", "upsert", "replace"]
+MODES: tuple[Mode, ...] = ("insert", "upsert", "replace")
+TABLES = ("images", "tags", "members", "properties")  # in the order rows are written
+BATCH = 5000  # images per batch: the memory a load holds, whatever the catalog's size
+_IN_CHUNK = 500  # ids per IN (...) list
 
 
-def create_schema(conn: Connection, dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA) -> None:
-    """Create the reference tables and indexes if they are not there (and commit)."""
-    d = dialect or dialect_of(conn)
+class ImageExists(DatabaseError):
+    """``mode="insert"`` met an id the database already holds (nothing was written)."""
+
+    def __init__(self, id_: str) -> None:
+        super().__init__(f"image {id_} is already in the database: nothing was written "
+                         "(mode upsert updates it, mode replace makes the database the file)")
+        self.image_id = id_
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What a load did: ``images`` written, of which ``inserted`` were new and
+    ``updated`` replaced an image of the same id; ``removed``: with mode replace,
+    the images the database held before (all deleted first); ``seconds`` taken."""
+
+    mode: Mode
+    images: int
+    inserted: int
+    updated: int
+    removed: int
+    seconds: float
+
+
+# ---- DDL -----------------------------------------------------------------------------------
+
+def _exists(cur: Any, d: Dialect, schema: Schema) -> bool:
+    """Whether the images table exists (read from the engine's catalog)."""
+    return bool(d.string_columns(cur, schema.images, [schema.column("id")]))
+
+
+def _run_ddl(cur: Any, d: Dialect, statements: Iterable[str]) -> None:
+    for stmt in statements:
+        try:
+            cur.execute(stmt)
+        except Exception as e:  # an engine without CREATE INDEX IF NOT EXISTS
+            if d.duplicate_index_error is not None and getattr(e, "args", (None,))[0] == d.duplicate_index_error:
+                continue
+            raise
+
+
+def _ddl(conn: Connection, d: Dialect, statements: Iterable[str]) -> None:
     cur = d.tuple_cursor(conn)
     try:
-        for stmt in create_statements(d, schema):
-            try:
-                cur.execute(stmt)
-            except Exception as e:  # an engine without CREATE INDEX IF NOT EXISTS
-                if d.duplicate_index_error is not None and getattr(e, "args", (None,))[0] == d.duplicate_index_error:
-                    continue
-                raise
+        _run_ddl(cur, d, statements)
     except BaseException:
         rollback(conn)
         raise
     conn.commit()
 
 
+def create_tables(conn: Connection, dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA) -> bool:
+    """Create the reference tables (primary keys, no secondary index) if they are
+    not there, and commit.  Returns whether they were created (so are empty)."""
+    d = dialect or dialect_of(conn)
+    cur = d.tuple_cursor(conn)
+    existed = _exists(cur, d, schema)
+    if d.in_transaction(conn):
+        conn.commit()
+    _ddl(conn, d, table_statements(d, schema))
+    return not existed
+
+
+def create_indexes(conn: Connection, dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA) -> None:
+    """Create the secondary indexes that are not there, and commit."""
+    d = dialect or dialect_of(conn)
+    _ddl(conn, d, index_statements(d, schema))
+
+
+def create_schema(conn: Connection, dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA) -> None:
+    """Create the reference tables and indexes if they are not there (and commit)."""
+    d = dialect or dialect_of(conn)
+    create_tables(conn, d, schema)
+    create_indexes(conn, d, schema)
+
+
+# ---- rows ----------------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, MappingProxyType):  # Image.response's frozen objects (arrays are tuples)
+        return dict(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def record_json(img: Image) -> str:
+    """The image's response form as JSON text (the ``record`` column)."""
+    return json.dumps(img.response, ensure_ascii=True, default=_plain)
+
+
 def catalog_rows(d: Dialect, images: Iterable[Image], schema: Schema) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    fields = [(f.name, f.type is P.FieldType.TIME) for f in P.FIELDS_LIST[1:]]
+    bind_time = d.bind_time
     for img in images:
+        values = img.values
         row: list[Any] = [img.id]
-        for f in P.FIELDS_LIST[1:]:
-            v = img.values[f.name]
-            row.append(d.bind_time(v) if v is not None and f.type is P.FieldType.TIME else v)
-        row.append(json.dumps(img.wire, ensure_ascii=True))
+        for name, is_time in fields:
+            v = values[name]
+            row.append(bind_time(v) if is_time and v is not None else v)
+        row.append(record_json(img))
         yield "images", tuple(row)
         for k, v in img.tags:
             yield "tags", (img.id, k, v)
@@ -58,69 +150,268 @@ def catalog_rows(d: Dialect, images: Iterable[Image], schema: Schema) -> Iterato
             yield "properties", (img.id, name, value, name in img.flags)
 
 
+def _columns(schema: Schema) -> dict[str, list[str]]:
+    return {
+        "images": [schema.column(f.name) for f in P.FIELDS_LIST] + [schema.record],
+        **{kind: list(cols) for kind, cols in schema.side_columns().items()},
+    }
+
+
+def _tables(schema: Schema) -> dict[str, str]:
+    return {"images": schema.images, **{kind: schema.side_table(kind) for kind in schema.side_columns()}}
+
+
 def _insert_sql(d: Dialect, schema: Schema) -> dict[str, str]:
     q = d.ident
-    cols = [schema.column(f.name) for f in P.FIELDS_LIST] + [schema.record]
+    names = _tables(schema)
+    return {kind: (f"INSERT INTO {q(names[kind])} ({', '.join(q(c) for c in cols)}) "
+                   f"VALUES ({', '.join([d.placeholder] * len(cols))})")
+            for kind, cols in _columns(schema).items()}
 
-    def ins(table: str, columns: list[str]) -> str:
-        return (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) "
-                f"VALUES ({', '.join([d.placeholder] * len(columns))})")
 
-    return {
-        "images": ins(schema.images, cols),
-        **{kind: ins(schema.side_table(kind), list(side_cols))
-           for kind, side_cols in schema.side_columns().items()},
-    }
+# ---- bulk writers: one per Dialect.bulk ------------------------------------------------------
+
+Writer = Callable[[str, list[tuple[Any, ...]]], None]
+
+
+def _executemany(conn: Connection, cur: Any, d: Dialect, schema: Schema) -> Writer:
+    sql = _insert_sql(d, schema)
+
+    def write(kind: str, rows: list[tuple[Any, ...]]) -> None:
+        cur.executemany(sql[kind], rows)
+    return write
+
+
+def _copy(conn: Connection, cur: Any, d: Dialect, schema: Schema) -> Writer:
+    q = d.ident
+    names = _tables(schema)
+    sql = {kind: f"COPY {q(names[kind])} ({', '.join(q(c) for c in cols)}) FROM STDIN"
+           for kind, cols in _columns(schema).items()}
+
+    def write(kind: str, rows: list[tuple[Any, ...]]) -> None:
+        with cur.copy(sql[kind]) as copy:
+            for row in rows:
+                copy.write_row(row)
+    return write
+
+
+def _size(value: Any) -> int:
+    """An upper bound of a value's length in a statement (quoted, escaped)."""
+    if isinstance(value, str):
+        return 2 * len(value.encode()) + 3
+    return 32
+
+
+def _values(conn: Connection, cur: Any, d: Dialect, schema: Schema) -> Writer:
+    q = d.ident
+    names = _tables(schema)
+    columns = _columns(schema)
+    heads = {kind: f"INSERT INTO {q(names[kind])} ({', '.join(q(c) for c in cols)}) VALUES "
+             for kind, cols in columns.items()}
+    groups = {kind: "(" + ", ".join([d.placeholder] * len(cols)) + ")" for kind, cols in columns.items()}
+    limit = d.bulk_bytes
+    if d.packet_query is not None:
+        cur.execute(d.packet_query)
+        limit = min(limit, int(cur.fetchone()[0]) // 2)
+
+    def execute(kind: str, chunk: list[tuple[Any, ...]]) -> None:
+        cur.execute(heads[kind] + ", ".join([groups[kind]] * len(chunk)), [v for row in chunk for v in row])
+
+    def write(kind: str, rows: list[tuple[Any, ...]]) -> None:
+        chunk: list[tuple[Any, ...]] = []
+        size = len(heads[kind])
+        for row in rows:
+            n = sum(_size(v) for v in row) + 2 * len(row) + 4
+            if chunk and size + n > limit:
+                execute(kind, chunk)
+                chunk, size = [], len(heads[kind])
+            chunk.append(row)
+            size += n
+        if chunk:
+            execute(kind, chunk)
+    return write
+
+
+WRITERS: dict[str, Callable[[Connection, Any, Dialect, Schema], Writer]] = {
+    "executemany": _executemany, "copy": _copy, "values": _values,
+}
+
+
+# ---- loading --------------------------------------------------------------------------------
+
+def _chunks(items: Sequence[str], n: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def _ids_present(cur: Any, d: Dialect, schema: Schema, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` the images table holds."""
+    q = d.ident
+    id_col = q(schema.column("id"))
+    out: list[str] = []
+    for chunk in _chunks(ids):
+        cur.execute(f"SELECT {id_col} FROM {q(schema.images)} WHERE {id_col} IN "
+                    f"({', '.join([d.placeholder] * len(chunk))})", list(chunk))
+        out.extend(v.decode() if isinstance(v, bytes | bytearray) else str(v) for (v,) in cur.fetchall())
+    return out
+
+
+def _delete_ids(cur: Any, d: Dialect, schema: Schema, ids: Sequence[str]) -> int:
+    """Delete images ``ids`` and their side rows; the number of images deleted."""
+    q = d.ident
+    deleted = 0
+    for chunk in _chunks(ids):
+        marks = ", ".join([d.placeholder] * len(chunk))
+        for kind in schema.side_columns():
+            cur.execute(f"DELETE FROM {q(schema.side_table(kind))} WHERE {q(schema.image_of(kind))} IN ({marks})",
+                        list(chunk))
+        cur.execute(f"DELETE FROM {q(schema.images)} WHERE {q(schema.column('id'))} IN ({marks})", list(chunk))
+        deleted += max(cur.rowcount, 0)
+    return deleted
+
+
+def _delete_all(cur: Any, d: Dialect, schema: Schema) -> int:
+    q = d.ident
+    cur.execute(f"SELECT COUNT(*) FROM {q(schema.images)}")
+    before = int(cur.fetchone()[0])
+    for kind in schema.side_columns():
+        cur.execute(f"DELETE FROM {q(schema.side_table(kind))}")
+    cur.execute(f"DELETE FROM {q(schema.images)}")
+    return before
+
+
+def _begin(conn: Connection, cur: Any, d: Dialect) -> None:
+    for stmt in d.write_begin:
+        if not (d.driver_begins and not d.autocommit(conn) and stmt == "BEGIN"):
+            cur.execute(stmt)
+
+
+def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "insert",
+                dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA, batch_size: int = BATCH,
+                progress: StageProgress | None = None, create: bool = True) -> LoadResult:
+    """Write ``images`` (any iterable, consumed once, ``batch_size`` at a time) in
+    one transaction: all of them or, on any error or interrupt, nothing.
+
+    ``mode``: ``insert`` (an id the database holds is an ``ImageExists`` error),
+    ``upsert`` (insert, or rewrite the image of that id with its tags, members and
+    properties) or ``replace`` (the database holds exactly ``images`` afterwards).
+    Creates the tables first unless ``create`` is False; on tables it created, the
+    secondary indexes are built after the rows.  Readers on other connections see
+    the catalog before or after, never a mix.  Commits; the connection is left
+    with no transaction open."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    started = time.monotonic()
+    d = dialect or dialect_of(conn)
+    check_connection(conn, d)
+    fresh = False
+    if create:
+        fresh = create_tables(conn, d, schema)
+        if not fresh:
+            create_indexes(conn, d, schema)
+    verify_catalog(conn, schema, dialect=d)
+    if d.in_transaction(conn):
+        conn.commit()
+    cur = d.tuple_cursor(conn)
+    inserted = updated = removed = 0
+    committed = False
+    try:
+        write = WRITERS[d.bulk](conn, cur, d, schema)
+        _begin(conn, cur, d)
+        if mode == "replace" and not fresh:
+            removed = _delete_all(cur, d, schema)
+        check = not fresh and mode != "replace"  # ids the tables may hold already
+        done = 0
+        it = iter(images)
+        while batch := list(itertools.islice(it, batch_size)):
+            if check:
+                present = _ids_present(cur, d, schema, [img.id for img in batch])
+                if present and mode == "insert":
+                    raise ImageExists(present[0])
+                if present:
+                    _delete_ids(cur, d, schema, present)
+                    updated += len(present)
+            pending: dict[str, list[tuple[Any, ...]]] = {k: [] for k in TABLES}
+            for table, row in catalog_rows(d, batch, schema):
+                pending[table].append(row)
+            for table in TABLES:
+                if pending[table]:
+                    write(table, pending[table])
+            done += len(batch)
+            if progress is not None:
+                progress("writing", done, None)
+        inserted = done - updated
+        if fresh:  # the indexes after the rows: one sort each, not one insertion per row
+            statements = index_statements(d, schema)
+            if not d.transactional_ddl:
+                conn.commit()  # the engine would commit at the first CREATE INDEX anyway
+                committed = True
+            for i, stmt in enumerate(statements):
+                if progress is not None:
+                    progress("indexing", i, len(statements))
+                _run_ddl(cur, d, [stmt])
+            if progress is not None:
+                progress("indexing", len(statements), len(statements))
+        conn.commit()
+    except BaseException as e:
+        rollback(conn)
+        if committed:  # the rows went in with the first index: take them out (the tables were new)
+            _empty(conn, cur, d, schema)
+        if isinstance(e, ImageExists | RecordError) or not isinstance(e, Exception):
+            raise  # Ctrl-C, a bad record from a streaming source, an id already there
+        raise DatabaseError(f"load failed, nothing was written: {one_line(e)}") from e
+    return LoadResult(mode, done, inserted, updated, removed, time.monotonic() - started)
+
+
+def _empty(conn: Connection, cur: Any, d: Dialect, schema: Schema) -> None:
+    try:
+        _begin(conn, cur, d)
+        _delete_all(cur, d, schema)
+        conn.commit()
+    except Exception:
+        rollback(conn)
+
+
+def delete_images(conn: Connection, ids: Iterable[str], *, dialect: Dialect | None = None,
+                  schema: Schema = DEFAULT_SCHEMA) -> int:
+    """Delete the images of ``ids`` (with their tags, members and properties) in
+    one transaction; ids the database does not hold are skipped.  Returns how
+    many images were deleted."""
+    d = dialect or dialect_of(conn)
+    check_connection(conn, d)
+    verify_catalog(conn, schema, dialect=d)
+    if d.in_transaction(conn):
+        conn.commit()
+    wanted = list(dict.fromkeys(str(i) for i in ids))
+    cur = d.tuple_cursor(conn)
+    try:
+        _begin(conn, cur, d)
+        deleted = _delete_ids(cur, d, schema, wanted)
+        conn.commit()
+    except BaseException as e:
+        rollback(conn)
+        if not isinstance(e, Exception):
+            raise
+        raise DatabaseError(f"delete failed, nothing was deleted: {one_line(e)}") from e
+    return deleted
 
 
 def load_catalog(conn: Connection, catalog: Catalog, *, dialect: Dialect | None = None,
                  schema: Schema = DEFAULT_SCHEMA, batch_size: int = 2000,
-                 progress: Progress | None = None, create: bool = True) -> int:
-    """Insert a validated catalog in batches inside one transaction: a failure
-    rolls everything back.  Creates the schema first unless ``create`` is
-    False, and checks its columns (``verify_catalog``).  Commits (a transaction
-    the caller had open too); the connection is left with none open.  Returns
-    the image count."""
-    d = dialect or dialect_of(conn)
-    check_connection(conn, d)
-    if create:
-        create_schema(conn, d, schema)
-    verify_catalog(conn, schema, dialect=d)
-    if d.in_transaction(conn):
-        conn.commit()
-    sql = _insert_sql(d, schema)
-    cur = d.tuple_cursor(conn)
-    pending: dict[str, list[tuple[Any, ...]]] = {k: [] for k in sql}
-    total, done = len(catalog), 0
+                 progress: Progress | None = None, create: bool = True,
+                 mode: Mode = "insert") -> int:
+    """``load_images`` of a validated catalog; ``progress(done, total)`` after each
+    batch and once after the commit.  Returns the image count."""
+    total = len(catalog)
 
-    def flush() -> None:
-        for table in ("images", "tags", "members", "properties"):
-            if pending[table]:
-                cur.executemany(sql[table], pending[table])
-                pending[table].clear()
+    def stages(stage: str, done: int, _: int | None) -> None:
+        if progress is not None and stage == "writing" and done < total:  # the last call comes after commit
+            progress(done, total)
 
-    try:
-        for stmt in d.write_begin:
-            if not (d.driver_begins and not d.autocommit(conn) and stmt == "BEGIN"):
-                cur.execute(stmt)
-        for table, row in catalog_rows(d, catalog.images, schema):
-            pending[table].append(row)
-            if table == "images":
-                done += 1
-                if done % batch_size == 0:
-                    flush()
-                    if progress is not None and done < total:  # the last call comes after commit
-                        progress(done, total)
-        flush()
-        conn.commit()
-    except Exception as e:
-        rollback(conn)
-        raise DatabaseError(f"load failed, nothing was written: {one_line(e)}") from e
-    except BaseException:  # Ctrl-C: nothing was written either
-        rollback(conn)
-        raise
+    result = load_images(conn, catalog.images, mode=mode, dialect=dialect, schema=schema,
+                         batch_size=batch_size, progress=stages, create=create)
     if progress is not None:
         progress(total, total)
-    return total
-
-
+    return result.images
