@@ -29,7 +29,7 @@ import pytest  # noqa: E402
 
 from imgfilter.io.records import Catalog  # noqa: E402
 
-from .dbs import ENGINES, Databases  # noqa: E402
+from .dbs import ENGINES, OPT_IN, Databases  # noqa: E402
 from .fixtures import RECORDS  # noqa: E402
 from .targets import Target, memory_target, sql_target  # noqa: E402
 
@@ -54,7 +54,7 @@ def databases() -> Iterator[LoadedDatabases]:
         yield LoadedDatabases(Databases(stack))
 
 
-@pytest.fixture(params=["memory", *ENGINES])
+@pytest.fixture(params=["memory", *ENGINES, *OPT_IN])
 def target(request: pytest.FixtureRequest, databases: LoadedDatabases) -> Target:
     """The same queries through every target: memory, SQLite, PostgreSQL, MariaDB."""
     if request.param == "memory":
