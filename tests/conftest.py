@@ -29,9 +29,9 @@ import pytest  # noqa: E402
 
 from imgfilter.io.records import Catalog  # noqa: E402
 
-from .dbs import ENGINES, OPT_IN, Databases  # noqa: E402
+from .dbs import Databases  # noqa: E402
 from .fixtures import RECORDS  # noqa: E402
-from .targets import Target, memory_target, sql_target  # noqa: E402
+from .targets import Target, placements, runner, target_of  # noqa: E402
 
 
 class LoadedDatabases:
@@ -54,9 +54,22 @@ def databases() -> Iterator[LoadedDatabases]:
         yield LoadedDatabases(Databases(stack))
 
 
-@pytest.fixture(params=["memory", *ENGINES, *OPT_IN])
-def target(request: pytest.FixtureRequest, databases: LoadedDatabases) -> Target:
-    """The same queries through every target: memory, SQLite, PostgreSQL, MariaDB."""
-    if request.param == "memory":
-        return memory_target()
-    return sql_target(databases.get(request.param))
+@pytest.fixture(scope="session")
+def sources() -> Iterator[dict[str, Any]]:
+    """Each placement's source of the hand-written records, made once."""
+    made: dict[str, Any] = {}
+    yield made
+    for placement, source in made.items():
+        impl, engine = target_of(placement)
+        if engine is None:  # an attached source's connection belongs to `databases`
+            impl.close(source)
+
+
+@pytest.fixture(params=placements())
+def target(request: pytest.FixtureRequest, databases: LoadedDatabases, sources: dict[str, Any]) -> Target:
+    """The same queries through every registered target on every engine it runs on."""
+    impl, engine = target_of(request.param)
+    if request.param not in sources:
+        sources[request.param] = (impl.load(Catalog.from_records(RECORDS)) if engine is None
+                                  else impl.attach(databases.get(engine)))
+    return runner(impl, sources[request.param])

@@ -37,6 +37,7 @@ ENGINES = ["sqlite", "postgresql", "mysql"]
 # engines that are there only when their URL is set (never a failure under CI)
 OPT_IN = [engine for engine in ("citus",) if os.environ.get(ENV[engine])]
 POSTGRES_LIKE = ("postgresql", "citus")
+OPT_IN_LIKE = {"citus": "postgresql"}  # an opt-in engine runs every target its base engine runs
 
 
 def _unavailable(engine: str, why: str) -> None:

@@ -21,33 +21,24 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 import imgfilter
-from imgfilter import QueryError, db
+from imgfilter import QueryError
 from imgfilter.io.records import Catalog
 from imgfilter.result import Page
 from imgfilter.targets.sql import compile_sql
 
 from .catalogs import Case, cases, catalogs
 from .dbs import Databases
+from .targets import Placements, Target
 
 Outcome = tuple[Any, ...]
 
 
-class Engines:
-    """Every engine with a server, reloaded with each generated catalog."""
-
-    def __init__(self, databases: Databases) -> None:
-        self.databases = databases
-        self.conns = databases.available()
-
-    def load(self, catalog: Catalog) -> None:
-        for engine in list(self.conns):
-            self.databases.load(engine, catalog)
-
-
 @pytest.fixture(scope="session")
-def engines() -> Iterator[Engines]:
+def engines() -> Iterator[Placements]:
     with ExitStack() as stack:
-        yield Engines(Databases(stack))
+        placements = Placements(Databases(stack))
+        stack.callback(placements.close)
+        yield placements
 
 
 def outcome(run: Callable[[], Page]) -> Outcome:
@@ -58,11 +49,13 @@ def outcome(run: Callable[[], Page]) -> Outcome:
     return ("ok", page.ids, page.next_marker, page.images)
 
 
-def check_case(engines: Engines, catalog: Catalog, case: Case) -> Outcome:
-    expected = outcome(lambda: imgfilter.run(case.query, catalog, case.context, case.options))
-    for name, conn in engines.conns.items():
-        got = outcome(partial(db.run, conn, case.query, case.context, options=case.options))
-        assert got == expected, f"{name} disagrees with memory on {case}"
+def check_case(runners: dict[str, Target], case: Case) -> Outcome:
+    """Every placement's outcome equals the reference's (memory's)."""
+    reference, *others = runners.items()
+    expected = outcome(partial(reference[1], case.query, case.context, case.options))
+    for name, run in others:
+        got = outcome(partial(run, case.query, case.context, case.options))
+        assert got == expected, f"{name} disagrees with {reference[0]} on {case}"
     return expected
 
 
@@ -73,50 +66,43 @@ def scenarios(draw: st.DrawFn, paged: bool = False) -> tuple[list[dict[str, Any]
     return records, draw(st.lists(cases(ids, paged), min_size=1, max_size=8))
 
 
-def loaded(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]) -> tuple[Catalog, list[Case]]:
-    """The scenario's catalog, loaded into every database once for all its cases."""
+def loaded(engines: Placements, scenario: tuple[list[dict[str, Any]], list[Case]]
+           ) -> tuple[Catalog, dict[str, Target], list[Case]]:
+    """The scenario's catalog, loaded into every placement once for all its cases."""
     records, case_list = scenario
     catalog = Catalog.from_records(records)
-    engines.load(catalog)
-    return catalog, case_list
+    return catalog, engines.load(catalog), case_list
 
 
 @given(scenarios())
-def test_every_target_gives_the_same_answer(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]
-                                            ) -> None:
-    catalog, case_list = loaded(engines, scenario)
+def test_every_target_gives_the_same_answer(engines: Placements,
+                                            scenario: tuple[list[dict[str, Any]], list[Case]]) -> None:
+    _, runners, case_list = loaded(engines, scenario)
     for case in case_list:
         note(repr(case))
-        check_case(engines, catalog, case)
+        check_case(runners, case)
 
 
 @given(scenarios(paged=True))
-def test_page_walks_give_the_unpaged_answer(engines: Engines, scenario: tuple[list[dict[str, Any]], list[Case]]
-                                            ) -> None:
-    catalog, case_list = loaded(engines, scenario)
+def test_page_walks_give_the_unpaged_answer(engines: Placements,
+                                            scenario: tuple[list[dict[str, Any]], list[Case]]) -> None:
+    catalog, runners, case_list = loaded(engines, scenario)
     for case in case_list:
-        walk(engines, catalog, case, len(catalog))
+        walk(runners, case, len(catalog))
 
 
-def _on_db(conn: Any, case: Case, query: str) -> Page:
-    return db.run(conn, query, case.context, options=case.options)
-
-
-def walk(engines: Engines, catalog: Catalog, case: Case, size: int) -> None:
-    """Following next_marker from the first page yields the unpaged result, on every target."""
+def walk(runners: dict[str, Target], case: Case, size: int) -> None:
+    """Following next_marker from the first page yields the unpaged result, on every placement."""
     unpaged_query = "&".join(p for p in case.query.lstrip("?").split("&") if not p.startswith("limit="))
-    unpaged = outcome(lambda: imgfilter.run(unpaged_query, catalog, case.context, case.options))
+    reference = next(iter(runners.values()))
+    unpaged = outcome(partial(reference, unpaged_query, case.context, case.options))
     if unpaged[0] == "error":
         return
-    runners: dict[str, Callable[[str], Page]] = {
-        "memory": lambda q: imgfilter.run(q, catalog, case.context, case.options)}
-    for name, conn in engines.conns.items():
-        runners[name] = partial(_on_db, conn, case)
     for name, run in runners.items():
         seen: list[str] = []
         marker = None
         for _ in range(size + 2):
-            page = run(case.query + (f"&marker={marker}" if marker else ""))
+            page = run(case.query + (f"&marker={marker}" if marker else ""), case.context, case.options)
             seen.extend(page.ids)
             marker = page.next_marker
             if marker is None:
@@ -150,12 +136,11 @@ def test_metacharacters_never_change_the_statement(value: str, where: str) -> No
 
 
 @given(st.lists(META, min_size=1, max_size=6, unique=True), st.data())
-def test_metacharacters_match_exactly_what_memory_matches(engines: Engines, names: list[str], data: Any) -> None:
+def test_metacharacters_match_exactly_what_memory_matches(engines: Placements, names: list[str], data: Any) -> None:
     records = [{"id": f"00000000-0000-4000-8000-{i:012d}", "name": n, "__os_version": n[::-1]}
                for i, n in enumerate(names)]
-    catalog = Catalog.from_records(records)
-    engines.load(catalog)
+    runners = engines.load(Catalog.from_records(records))
     for n in names:
         for q in (f"name={quote(n, safe='')}", f"__os_version={quote(n[::-1], safe='')}&sort_key=name"):
-            expected = check_case(engines, catalog, Case(q, None, imgfilter.Options()))
+            expected = check_case(runners, Case(q, None, imgfilter.Options()))
             assert expected[0] == "ok" and len(expected[1]) >= 1

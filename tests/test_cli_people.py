@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import imgfilter
+import imgfilter.io.catalog
 from imgfilter.io import cli
 from imgfilter.io.catalog import bundled, generate
 from imgfilter.io.cli import main
@@ -310,8 +311,7 @@ def test_imgfilter_db_is_the_default_db(capsys: Capsys, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["query", "--engine", "sqlite", "--db", "sqlite:///x.db", ""], "--engine runs on --data"),
-    (["query", "--engine", "memory", "--db", "sqlite:///x.db", ""], "--engine runs on --data"),
+    (["query", "--engine", "memory", "--db", "sqlite:///x.db", ""], "--engine memory runs on --data"),
     (["query", "--granted-eps", "a,b", ""], "--granted-eps needs --project"),
     (["sql", "--granted-eps", "a,b", ""], "--granted-eps needs --project"),
     (["query", "--max-items", "3", ""], "--max-items"),
@@ -347,7 +347,7 @@ def test_out_of_memory_is_one_line(capsys: Capsys, monkeypatch: pytest.MonkeyPat
     def boom() -> imgfilter.Catalog:
         raise MemoryError
 
-    monkeypatch.setattr(cli, "bundled", boom)
+    monkeypatch.setattr(imgfilter.io.catalog, "bundled", boom)
     code, _, err = run(capsys, "query", "")
     assert code == 1 and one_line(err) and "out of memory" in err
 

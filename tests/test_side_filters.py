@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 
 import imgfilter
-from imgfilter import Options, db
-from imgfilter.io.records import Catalog
+from imgfilter import Options
 from imgfilter.targets.sql import compile_sql
 
-from .dbs import ENGINES, isolated
 from .fixtures import rec
-from .targets import Target, memory_target, sql_target
+from .targets import Target, everywhere, placed, placements
 
 PROPERTY = Options(unknown="property", max_pairs=200, max_side_filters=200)
 FLAGS = [f"__support_f{i}" for i in range(98)]  # 98 took PostgreSQL ~20 s to plan
@@ -41,18 +39,20 @@ def _all_of(flags: list[str], tags: list[str], props: list[str]) -> str:
     return "&".join([f"{f}=true" for f in flags] + [f"tag={t}" for t in tags] + [f"{p}=x{p}" for p in props])
 
 
-@pytest.fixture(params=["memory", *ENGINES])
-def many(request: pytest.FixtureRequest) -> Iterator[Target]:
-    if request.param == "memory":
-        yield memory_target(MANY)
-        return
-    with isolated(request.param) as conn:
-        db.load_catalog(conn, Catalog.from_records(MANY))
-        if request.param == "postgresql":
+@pytest.fixture(scope="module")
+def many_everywhere() -> Iterator[dict[str, Target]]:
+    with everywhere(MANY) as (placements, runners):
+        if "postgresql" in placements.engines:
             # a hang guard, not a speed bound: planning 100 filters used to take ~20 s
+            conn = placements.engines["postgresql"]
             conn.cursor().execute("SET statement_timeout = '5s'")
             conn.commit()
-        yield sql_target(conn)
+        yield runners
+
+
+@pytest.fixture(params=placements())
+def many(request: pytest.FixtureRequest, many_everywhere: dict[str, Target]) -> Target:
+    return placed(many_everywhere, request.param)
 
 
 def _ids(target: Target, query: str) -> set[int]:

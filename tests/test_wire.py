@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from imgfilter.io.catalog import API_EXAMPLE, bundled
 from imgfilter.io.records import MAX_DEPTH, Catalog, RecordError, load
 
 from .fixtures import P1, P2, RECORDS, rec, uid
-from .targets import Target
+from .targets import Target, everywhere, placed, placements
 
 UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
@@ -166,33 +167,16 @@ ARCH_RECORDS = [
 
 
 @pytest.fixture(scope="module")
-def arch_targets() -> Any:
-    from contextlib import ExitStack
+def arch_targets() -> Iterator[dict[str, Target]]:
 
-    from imgfilter import db
-
-    from .dbs import ENGINES, isolated
-    from .targets import memory_target, sql_target
-
-    catalog = Catalog.from_records(ARCH_RECORDS)
-    with ExitStack() as stack:
-        targets: dict[str, Target | str] = {"memory": memory_target(ARCH_RECORDS)}
-        for engine in ENGINES:
-            try:
-                conn = stack.enter_context(isolated(engine))
-            except pytest.skip.Exception as e:  # outside CI: the engines there are
-                targets[engine] = str(e)
-                continue
-            db.load_catalog(conn, catalog)
-            targets[engine] = sql_target(conn)
-        yield targets
+    with everywhere(ARCH_RECORDS) as (_, runners):
+        yield runners
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "postgresql", "mysql"])
-def test_architecture_as_ims_records_it_on_every_target(arch_targets: dict[str, Target | str], engine: str) -> None:
-    run = arch_targets[engine]
-    if isinstance(run, str):
-        pytest.skip(run)
+@pytest.mark.parametrize("placement", placements())
+def test_architecture_as_ims_records_it_on_every_target(arch_targets: dict[str, Target], placement: str) -> None:
+
+    run = placed(arch_targets, placement)
     assert set(run("architecture=arm", None, None).ids) == {uid(n) for n in (1, 3, 4, 5, 9)}
     assert set(run("architecture=x86", None, None).ids) == {uid(n) for n in (2, 6, 7, 8)}
     # the derived value is for filtering only: a response shows what the record says

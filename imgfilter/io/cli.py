@@ -8,26 +8,24 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import quote
 
-from imgfilter import __version__, db
+from imgfilter import __version__, db, targets
 from imgfilter.front import codes
 from imgfilter.front import params as P
 from imgfilter.front.ast import CheckedQuery
 from imgfilter.front.check import Flavor, Options, check
 from imgfilter.front.errors import QueryError
-from imgfilter.io.catalog import bundled, generate
+from imgfilter.io.catalog import generate
 from imgfilter.io.output import FORMATS, Writer, dump_json
-from imgfilter.io.records import Catalog, RecordError
+from imgfilter.io.records import RecordError
 from imgfilter.io.records import load as load_records
 from imgfilter.lowered.context import Context
 from imgfilter.result import Page
-from imgfilter.targets.memory import run
 from imgfilter.targets.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, Slot, SqlPlan, Statement, compile_sql
 
 EXIT_OK = 0
@@ -187,33 +185,38 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_ENGINE_ALIASES = {"sqlite": "sql"}  # the SQL target on a temporary SQLite database (its earlier name)
+
+
 class _Source:
-    """Where pages come from: the in-memory catalog or one database connection."""
+    """Where pages come from: a registered target (``--engine``, default memory,
+    or sql with ``--db``) on ``--data``, the bundled catalog, or ``--db``."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.catalog: Catalog | None = None
-        self.conn: Any = None
+        name = _ENGINE_ALIASES.get(args.engine, args.engine) or ("sql" if args.db is not None else "memory")
+        try:
+            self.target = targets.get(name)
+        except targets.TargetUnavailable as e:
+            raise EnvironmentFailure(str(e)) from None
         if args.db is not None:
-            self.conn = _connect(args.db)
-        elif args.engine == "sqlite":
-            if args.data is not None:  # a temporary database of --data
-                catalog = load_records(io.StringIO(_read(args.data)))
-                self.conn = sqlite3.connect(":memory:")
-                db.load_catalog(self.conn, catalog)
-            else:
-                self.conn = sqlite3.connect(db.bundled_sqlite_path())
+            if not self.target.databases:
+                raise UsageError(f"--engine {args.engine} runs on --data or the bundled catalog, not on --db")
+            try:
+                self.source = self.target.connect(args.db)
+            except db.DatabaseURLError as e:
+                raise UsageError(str(e)) from None
+            except db.DatabaseError as e:
+                raise EnvironmentFailure(str(e)) from None
+        elif args.data is not None:
+            self.source = self.target.load(load_records(io.StringIO(_read(args.data))))
         else:
-            self.catalog = bundled() if args.data is None else load_records(io.StringIO(_read(args.data)))
+            self.source = self.target.bundled()
 
     def page(self, q: CheckedQuery, context: Context | None) -> Page:
-        if self.conn is not None:
-            return db.run(self.conn, q, context)
-        assert self.catalog is not None
-        return run(q, self.catalog, context)
+        return self.target.page(self.source, q, context)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
+        self.target.close(self.source)
 
 
 def _pages(first: CheckedQuery, options: Options, source: _Source, context: Context | None, walk: bool,
@@ -240,11 +243,9 @@ def _with(q: CheckedQuery, options: Options, **changes: object) -> CheckedQuery:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    if args.engine is not None and args.db_given:
-        raise UsageError("--engine runs on --data or the bundled catalog, --db on a database: give one of them")
     if args.data is not None and args.db_given:
         raise UsageError("give --db or --data, not both")
-    if args.data is not None or args.engine is not None:
+    if not args.db_given and (args.data is not None or args.engine is not None):
         args.db = None  # IMGFILTER_DB is only the default
     if args.max_items is not None and (not args.all or args.max_items < 1):
         raise UsageError("--max-items N (N ≥ 1) bounds --all: add --all")
@@ -549,9 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="FILE", help="records: {\"images\": [...]}, a JSON array or JSON "
                    "Lines; - for stdin (default: the bundled sample catalog)")
     _add_db(p, "run on a database")
-    p.add_argument("--engine", choices=("memory", "sqlite"),
-                   help="memory (the default without --db), or sqlite: the SQL target on a temporary SQLite "
-                   "database of --data (or of the bundled catalog)")
+    p.add_argument("--engine", choices=(*targets.REGISTRY, *_ENGINE_ALIASES),
+                   help="the target: memory (the default without --db), sql (the default with --db; on "
+                   "--data, a temporary SQLite database), or any other registered target; sqlite is sql")
     _add_context(p)
     p = _sub(sub, "sql", "print the SQL statements of a query, their parameters, and how they make a page")
     _add_query(p, "*")

@@ -11,30 +11,37 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from imgfilter.caches import cached
 from imgfilter.front import params as P
-from imgfilter.front.ast import (
-    CheckedQuery,
-    EnterpriseProject,
-    FieldIn,
-    Filter,
-    FlavorFit,
-    MemberFilter,
-    PropertyEq,
-    SupportFlag,
-    TagFilter,
-    TimeFilter,
-)
+from imgfilter.front.ast import CheckedQuery
 from imgfilter.front.check import Options, check
 from imgfilter.io.records import Catalog, Image
 from imgfilter.lowered.context import Context
-from imgfilter.lowered.scope import DEFAULT_EPS, Resolved, marker_not_found, resolve
+from imgfilter.lowered.core import (
+    AllOf,
+    AnyOf,
+    Compare,
+    HasFlag,
+    HasMember,
+    HasProperty,
+    HasTag,
+    In,
+    IsNull,
+    Lowered,
+    Never,
+    Op,
+    Pred,
+    lower,
+)
+from imgfilter.lowered.scope import marker_not_found
 from imgfilter.result import Page
+from imgfilter.targets.base import Target
 
 Predicate = Callable[[Image], bool]
 SortKey = Callable[[Image], tuple[Any, ...]]
+
 
 class _Source:
     """Collects the expression source and its constants for one predicate."""
@@ -59,58 +66,43 @@ def _field(name: str) -> str:
     return f"v[{name!r}]"
 
 
-def _expr(node: Filter, src: _Source, ctx: Resolved) -> str | None:
-    """The Python expression for one filter (None: no restriction)."""
-    if isinstance(node, FieldIn):
-        f = _field(node.field)
-        if len(node.values) == 1:
-            value = node.values[0]
-            return f"{f} is {value}" if isinstance(value, bool) else f"{f} == {src.const(value)}"
-        return f"{f} in {src.const(frozenset(node.values))}"
-    if isinstance(node, TimeFilter):
-        t = src.temp()
-        return f"(({t} := {_field(node.field)}) is not None and {t} {P.TimeOp.of(node.op).py} {src.const(node.at)})"
-    if isinstance(node, TagFilter):
-        if node.value is None:
-            return f"{src.const(node.key)} in img.tag_keys"
-        return f"{src.const((node.key, node.value))} in img.tags"
-    if isinstance(node, MemberFilter):
-        return f"img.members.get({src.const(ctx.member_project)}) == {src.const(node.status)}"
-    if isinstance(node, EnterpriseProject):
-        f = _field("enterprise_project_id")
-        if node.value == DEFAULT_EPS:
+def _expr(node: Pred, src: _Source) -> str:
+    """The Python expression of a lowered predicate."""
+    match node:
+        case Compare(field, op, value):
+            if op is Op.EQ:  # a missing value (None) never equals a value
+                return f"{_field(field)} is {value}" if isinstance(value, bool) else \
+                    f"{_field(field)} == {src.const(value)}"
             t = src.temp()
-            return f"(({t} := {f}) is None or {t} == '0')"
-        if node.value == P.ALL_GRANTED_EPS:
-            if ctx.granted_eps is None:
-                return None
-            return f"({f} or '0') in {src.const(ctx.granted_eps)}"
-        return f"{f} == {src.const(node.value)}"
-    if isinstance(node, FlavorFit):
-        r, d = src.temp(), src.temp()
-        ram, disk = (_field(f.name) for f in P.PARAMS["flavor_id"].reads)
-        return (f"(({r} := {ram}) is None or {r} <= {src.const(node.ram_mb)}) and "
-                f"(({d} := {disk}) is None or {d} <= {src.const(node.disk_gb)})")
-    if isinstance(node, SupportFlag):
-        return f"{src.const(node.name)} in img.flags"
-    assert isinstance(node, PropertyEq)
-    return f"img.props.get({src.const(node.name)}) == {src.const(node.value)}"
+            return f"(({t} := {_field(field)}) is not None and {t} {op.py} {src.const(value)})"
+        case In(field, values):
+            return f"{_field(field)} in {src.const(frozenset(values))}"
+        case IsNull(field):
+            return f"{_field(field)} is None"
+        case HasTag(key, None):
+            return f"{src.const(key)} in img.tag_keys"
+        case HasTag(key, value):
+            return f"{src.const((key, value))} in img.tags"
+        case HasMember(project, statuses):
+            if len(statuses) == 1:
+                return f"img.members.get({src.const(project)}) == {src.const(statuses[0])}"
+            return f"img.members.get({src.const(project)}) in {src.const(frozenset(statuses))}"
+        case HasProperty(name, value):
+            return f"img.props.get({src.const(name)}) == {src.const(value)}"
+        case HasFlag(name):
+            return f"{src.const(name)} in img.flags"
+        case AllOf(parts):
+            return " and ".join(f"({_expr(p, src)})" for p in parts) or "True"
+        case AnyOf(parts):
+            return " or ".join(f"({_expr(p, src)})" for p in parts)
+        case Never():
+            return "False"
+        case _:
+            assert_never(node)
 
 
-def _scope_expr(ctx: Resolved, src: _Source) -> str | None:
-    if ctx.scope is None:
-        return None
-    seen = [f"{_field('visibility')} == 'public'"]
-    if ctx.scope.project_id is not None:
-        project = src.const(ctx.scope.project_id)
-        seen.append(f"{_field('owner')} == {project}")
-        seen.append(f"img.members.get({project}) in {src.const(frozenset(ctx.scope.member_statuses))}")
-    return f"{_field('__isregistered')} is True and ({' or '.join(seen)})"
-
-
-def _compile(exprs: list[str], src: _Source) -> Predicate:
-    body = " and ".join(f"({e})" for e in exprs) or "True"
-    code = f"def predicate(img):\n    v = img.values\n    return {body}\n"
+def _compile(pred: Pred, src: _Source) -> Predicate:
+    code = f"def predicate(img):\n    v = img.values\n    return {_expr(pred, src)}\n"
     namespace: dict[str, Any] = dict(src.consts)
     exec(compile(code, "<imgfilter predicate>", "exec"), namespace)
     fn: Predicate = namespace["predicate"]
@@ -179,16 +171,12 @@ class _Compiled:
 
 
 @cached("predicates", 1024)
-def _compile_plan(filters: tuple[Filter, ...], sort: tuple[str, str], ctx: Resolved) -> _Compiled:
-    # keyed only on what the generated code depends on: no text, span, marker or
-    # limit of any request (so a marker walk compiles once, and no caller ever
-    # gets another's text)
+def _compile_plan(lowered: Lowered) -> _Compiled:
+    # keyed only on the lowered form: no text, span, marker or limit of any
+    # request (so a marker walk compiles once, and no caller ever gets another's text)
     src = _Source()
-    exprs = [e for e in (_expr(f, src, ctx) for f in filters) if e is not None]
-    scope = _scope_expr(ctx, src)
-    visible = _compile([scope] if scope else [], src)
-    predicate = _compile(exprs + ([scope] if scope else []), src)
-    return _Compiled(predicate, visible, sort_key(sort[0]), sort[1] == "desc")
+    return _Compiled(_compile(lowered.where, src), _compile(lowered.visible, src),
+                     sort_key(lowered.order.field), lowered.order.descending)
 
 
 @cached("compile_query", 1024, rebind="query")
@@ -196,11 +184,27 @@ def compile_query(query: CheckedQuery, context: Context | None = None) -> Plan:
     """Compile a checked query for a caller; raises ``QueryError`` for the
     context's rules (IMG.0026, member_status without a project).  Cached; the
     plan always holds the caller's own query (its marker, limit and text)."""
-    ctx = resolve(query, context)
-    c = _compile_plan(query.filters, (query.sort_key, query.sort_dir), ctx)
+    c = _compile_plan(lower(query, context))
     return Plan(query, c.predicate, c.visible, c.key, c.descending)
+
+
 def run(query: str | CheckedQuery, catalog: Catalog, context: Context | None = None,
         options: Options | None = None) -> Page:
     """Check (if given text), compile and run a query over a catalog."""
     checked = check(query, options) if isinstance(query, str) else query
     return compile_query(checked, context).page(catalog.images, catalog.by_id)
+
+
+class MemoryTarget(Target[Catalog]):
+    """The in-memory target: a validated ``Catalog`` is its source."""
+
+    name = "memory"
+
+    def load(self, catalog: Catalog) -> Catalog:
+        return catalog
+
+    def page(self, source: Catalog, query: CheckedQuery, context: Context | None = None) -> Page:
+        return compile_query(query, context).page(source.images, source.by_id)
+
+
+TARGET = MemoryTarget()

@@ -16,11 +16,13 @@ first page nor a page deep behind a marker sorts or scans from the start.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from imgfilter.caches import cached
 from imgfilter.db.connect import Connection, check_connection, dialect_of, transaction
@@ -28,26 +30,29 @@ from imgfilter.db.dialects import Dialect
 from imgfilter.db.dialects import get as get_dialect
 from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.db.verify import verified, verify_catalog
-from imgfilter.front import params as P
-from imgfilter.front.ast import (
-    CheckedQuery,
-    EnterpriseProject,
-    FieldIn,
-    Filter,
-    FlavorFit,
-    MemberFilter,
-    PropertyEq,
-    SupportFlag,
-    TagFilter,
-    TimeFilter,
-)
+from imgfilter.front.ast import CheckedQuery
 from imgfilter.front.check import Options, check
+from imgfilter.io.records import Catalog
 from imgfilter.lowered.context import Context
-from imgfilter.lowered.scope import DEFAULT_EPS, Resolved, marker_not_found, resolve
+from imgfilter.lowered.core import (
+    AllOf,
+    AnyOf,
+    Compare,
+    HasFlag,
+    HasMember,
+    HasProperty,
+    HasTag,
+    In,
+    IsNull,
+    Lowered,
+    Never,
+    Pred,
+    lower,
+)
+from imgfilter.lowered.scope import marker_not_found
 from imgfilter.result import Page
+from imgfilter.targets.base import Target
 
-SideFilter = TagFilter | SupportFlag | PropertyEq
-SIDE_FILTERS = (TagFilter, SupportFlag, PropertyEq)  # filters that read a side table, not a column
 # side-table filters spelled as an EXISTS each (per side table); the rest are grouped
 SEPARATE_EXISTS = 3
 
@@ -122,9 +127,10 @@ class _Builder:
     they appear, so fragments may be built in any order.
     """
 
-    def __init__(self, dialect: Dialect, schema: Schema) -> None:
+    def __init__(self, dialect: Dialect, schema: Schema, pin: str | None = None) -> None:
         self.d = dialect
         self.s = schema
+        self.pin = pin  # the one image every side subquery is about (the marker lookup)
         self.values: list[Any] = []
 
     def p(self, value: Any) -> str:
@@ -149,8 +155,15 @@ class _Builder:
         return f"x.{self.d.ident(column)}"
 
     def exists(self, kind: str, conds: list[str]) -> str:
-        where = " AND ".join([self.of_image(kind), *conds])
+        where = " AND ".join([self.of_image(kind), *self.pinned(kind), *conds])
         return f"EXISTS (SELECT 1 FROM {self.d.ident(self.s.side_table(kind))} x WHERE {where})"
+
+    def pinned(self, kind: str) -> list[str]:
+        """With ``pin``: the side rows' image is also the pinned image (the same
+        rows, but a distributed engine such as Citus routes the subquery to one shard)."""
+        if self.pin is None:
+            return []
+        return [f"{self.x(self.s.image_of(kind))} = {self.p(self.pin)}"]
 
     def of_image(self, kind: str) -> str:
         return f"{self.x(self.s.image_of(kind))} = i.{self.d.ident(self.s.column('id'))}"
@@ -178,100 +191,92 @@ class _Builder:
         return out
 
     # -- the visitor ------------------------------------------------------------------
-    def filter(self, node: Filter, ctx: Resolved) -> str | None:
-        """The condition of a filter on the image's own columns (None: no restriction)."""
-        if isinstance(node, FieldIn):
-            col = self.col(node.field)
-            if len(node.values) == 1:
-                return f"{col} = {self.p(node.values[0])}"
-            return f"{col} IN ({', '.join(self.p(v) for v in node.values)})"
-        if isinstance(node, TimeFilter):
-            return f"{self.col(node.field)} {P.TimeOp.of(node.op).sql} {self.p(self.d.bind_time(node.at))}"
-        if isinstance(node, MemberFilter):
-            return self.exists("members", [f"{self.x(self.s.member_id)} = {self.p(ctx.member_project)}",
-                                           f"{self.x(self.s.member_status)} = {self.p(node.status)}"])
-        if isinstance(node, EnterpriseProject):
-            col = self.col("enterprise_project_id")
-            if node.value == DEFAULT_EPS:
-                return f"({col} IS NULL OR {col} = {self.p(DEFAULT_EPS)})"
-            if node.value == P.ALL_GRANTED_EPS:
-                if ctx.granted_eps is None:
-                    return None
-                if not ctx.granted_eps:
-                    return "1 = 0"
-                granted = sorted(ctx.granted_eps)
-                return (f"COALESCE({col}, {self.p(DEFAULT_EPS)}) IN "
-                        f"({', '.join(self.p(g) for g in granted)})")
-            return f"{col} = {self.p(node.value)}"
-        if isinstance(node, FlavorFit):
-            ram, disk = (self.col(f.name) for f in P.PARAMS["flavor_id"].reads)
-            return (f"({ram} IS NULL OR {ram} <= {self.p(node.ram_mb)}) AND "
-                    f"({disk} IS NULL OR {disk} <= {self.p(node.disk_gb)})")
-        raise AssertionError(f"not a column filter: {node!r}")
+    def pred(self, node: Pred) -> str:
+        """The SQL condition of a lowered predicate."""
+        match node:
+            case Compare(field, op, value):
+                bound = self.d.bind_time(value) if isinstance(value, dt.datetime) else value
+                return f"{self.col(field)} {op.sql} {self.p(bound)}"
+            case In(field, values):
+                return f"{self.col(field)} IN ({', '.join(self.p(v) for v in values)})"
+            case IsNull(field):
+                return f"{self.col(field)} IS NULL"
+            case HasMember(project, statuses):
+                s = self.s
+                if len(statuses) == 1:
+                    status = f"{self.x(s.member_status)} = {self.p(statuses[0])}"
+                else:
+                    status = f"{self.x(s.member_status)} IN ({', '.join(self.p(v) for v in statuses)})"
+                return self.exists("members", [f"{self.x(s.member_id)} = {self.p(project)}", status])
+            case HasTag() | HasProperty() | HasFlag():
+                return self.exists(*self.side_condition(node))
+            case AllOf(parts):
+                return " AND ".join(f"({self.pred(p)})" for p in parts) or "1 = 1"
+            case AnyOf(parts):
+                return " OR ".join(f"({self.pred(p)})" for p in parts)
+            case Never():
+                return "1 = 0"
+            case _:
+                assert_never(node)
 
-    def side_condition(self, node: SideFilter) -> tuple[str, str]:
-        """The side table (kind) a tag, flag or property filter reads, and its condition on one row."""
+    def side_condition(self, node: HasTag | HasProperty | HasFlag) -> tuple[str, list[str]]:
+        """The side table (kind) a tag, flag or property test reads, and its conditions on one row."""
         s = self.s
-        if isinstance(node, TagFilter):
-            if node.value is None:
-                return "tags", f"{self.x(s.tag_key)} = {self.p(node.key)}"
-            return "tags", f"{self.x(s.tag_key)} = {self.p(node.key)} AND {self.x(s.tag_value)} = {self.p(node.value)}"
-        if isinstance(node, SupportFlag):
-            return "properties", (f"{self.x(s.property_name)} = {self.p(node.name)} AND "
-                                  f"{self.x(s.property_is_true)} = {self.p(True)}")
-        return "properties", (f"{self.x(s.property_name)} = {self.p(node.name)} AND "
-                              f"{self.x(s.property_value)} = {self.p(node.value)}")
-
-    def scope(self, ctx: Resolved) -> str | None:
-        if ctx.scope is None:
-            return None
-        registered = f"{self.col('__isregistered')} = {self.p(True)}"
-        seen = [f"{self.col('visibility')} = {self.p('public')}"]
-        if ctx.scope.project_id is not None:
-            seen.append(f"{self.col('owner')} = {self.p(ctx.scope.project_id)}")
-            statuses = ", ".join(self.p(s) for s in ctx.scope.member_statuses)
-            seen.append(self.exists("members", [f"{self.x(self.s.member_id)} = {self.p(ctx.scope.project_id)}",
-                                                f"{self.x(self.s.member_status)} IN ({statuses})"]))
-        return f"{registered} AND ({' OR '.join(seen)})"
+        match node:
+            case HasTag(key, None):
+                return "tags", [f"{self.x(s.tag_key)} = {self.p(key)}"]
+            case HasTag(key, value):
+                return "tags", [f"{self.x(s.tag_key)} = {self.p(key)}", f"{self.x(s.tag_value)} = {self.p(value)}"]
+            case HasFlag(name):
+                return "properties", [f"{self.x(s.property_name)} = {self.p(name)}",
+                                      f"{self.x(s.property_is_true)} = {self.p(True)}"]
+            case HasProperty(name, value):
+                return "properties", [f"{self.x(s.property_name)} = {self.p(name)}",
+                                      f"{self.x(s.property_value)} = {self.p(value)}"]
+            case _:
+                assert_never(node)
 
 
-def _where(b: _Builder, query: CheckedQuery, ctx: Resolved) -> list[str]:
+def _conjuncts(pred: Pred) -> tuple[Pred, ...]:
+    return pred.parts if isinstance(pred, AllOf) else (pred,)
+
+
+def _where(b: _Builder, pred: Pred) -> list[str]:
+    """The conditions of a predicate; tag, flag and property tests at its top
+    level are grouped per side table (``_Builder.side``)."""
     conds: list[str] = []
     side: dict[str, list[str]] = {}
-    for f in query.filters:
-        if isinstance(f, SIDE_FILTERS):
-            kind, cond = b.side_condition(f)
-            side.setdefault(kind, []).append(cond)
+    for part in _conjuncts(pred):
+        if isinstance(part, HasTag | HasProperty | HasFlag):
+            kind, row = b.side_condition(part)
+            side.setdefault(kind, []).append(" AND ".join(row))
         else:
-            c = b.filter(f, ctx)
-            if c is not None:
-                conds.append(c)
+            conds.append(b.pred(part))
     for kind, side_conds in side.items():
         conds.extend(b.side(kind, side_conds))
-    scope = b.scope(ctx)
-    if scope is not None:
-        conds.append(scope)
     return [f"({c})" for c in conds]
 
 
-def _statement(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema,
+def _statement(lowered: Lowered, limit: bool, d: Dialect, s: Schema,
                tail: Callable[[_Builder], tuple[list[str], str]]) -> Statement:
     b = _Builder(d, s)
-    conds = _where(b, query, ctx)
+    conds = _where(b, lowered.where)
     extra, order = tail(b)
     where = " AND ".join(conds + extra) or "1 = 1"
     sql = (f"SELECT i.{d.ident(s.column('id'))}, i.{d.ident(s.record)} FROM {d.ident(s.images)} i "
            f"WHERE {where} ORDER BY {order}")
-    if query.limit is not None:
+    if limit:
         sql += f" LIMIT {b.p(ROW_LIMIT)}"
     return b.finish(sql)
 
 
-def _segment(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema, null: bool) -> Segment:
-    desc = query.sort_dir == "desc"
+def _segment(lowered: Lowered, limit: bool, d: Dialect, s: Schema, null: bool) -> Segment:
+    """The statements of one segment of the order (``Order``): from its start,
+    and strictly after the marker."""
+    desc = lowered.order.descending
     direction = "DESC" if desc else "ASC"
     lt = "<" if desc else ">"
-    key_field = query.sort_key
+    key_field = lowered.order.field
 
     def col(b: _Builder) -> str:
         return b.col(key_field)
@@ -298,7 +303,15 @@ def _segment(query: CheckedQuery, ctx: Resolved, d: Dialect, s: Schema, null: bo
                     f"{ident(b)} {lt} {b.p(MARKER_ID)}))")
         return [cond], f"{col(b)} {direction}, {ident(b)} {direction}"
 
-    return Segment(null, _statement(query, ctx, d, s, first), _statement(query, ctx, d, s, after))
+    return Segment(null, _statement(lowered, limit, d, s, first), _statement(lowered, limit, d, s, after))
+
+
+def _marker_lookup(lowered: Lowered, marker: str, d: Dialect, s: Schema) -> Statement:
+    """The marker's sort value, if the marker image is one the caller may see.
+    Side subqueries are pinned to the marker (one shard on a distributed engine)."""
+    b = _Builder(d, s, pin=marker)
+    conds = [f"{b.col('id')} = {b.p(marker)}", *_where(b, lowered.visible)]
+    return b.finish(f"SELECT {b.col(lowered.order.field)} FROM {d.ident(s.images)} i WHERE {' AND '.join(conds)}")
 
 
 @cached("compile_sql", 1024, rebind="query")  # the plan holds the caller's own query
@@ -307,22 +320,15 @@ def compile_sql(query: CheckedQuery, dialect: str | Dialect = "sqlite", context:
     """Compile a checked query for a dialect and a caller; raises ``QueryError``
     for the context's rules, as the in-memory target does."""
     d = get_dialect(dialect)
-    ctx = resolve(query, context)
-    marker_lookup = None
-    if query.marker is not None:
-        b = _Builder(d, schema)
-        conds = [f"{b.col('id')} = {b.p(query.marker)}"]
-        scope = b.scope(ctx)
-        if scope is not None:
-            conds.append(f"({scope})")
-        key = b.col(query.sort_key)
-        marker_lookup = b.finish(f"SELECT {key} FROM {d.ident(schema.images)} i WHERE {' AND '.join(conds)}")
-    if query.sort_key == "id":
-        segments: Sequence[Segment] = (_segment(query, ctx, d, schema, False),)
+    lowered = lower(query, context)
+    limit = query.limit is not None
+    marker_lookup = None if query.marker is None else _marker_lookup(lowered, query.marker, d, schema)
+    if lowered.order.field == "id":
+        segments: Sequence[Segment] = (_segment(lowered, limit, d, schema, False),)
     else:
-        nulls = _segment(query, ctx, d, schema, True)
-        values = _segment(query, ctx, d, schema, False)
-        segments = (values, nulls) if query.sort_dir == "desc" else (nulls, values)
+        nulls = _segment(lowered, limit, d, schema, True)
+        values = _segment(lowered, limit, d, schema, False)
+        segments = (values, nulls) if lowered.order.descending else (nulls, values)
     return SqlPlan(query, d, marker_lookup, tuple(segments))
 
 
@@ -386,3 +392,34 @@ def _id(value: Any) -> str:
     return bytes(value).decode("ascii") if isinstance(value, bytes | bytearray) else str(value)
 
 
+
+
+class SqlTarget(Target[Connection]):
+    """The SQL target on a DB-API connection (SQLite, PostgreSQL, MySQL/MariaDB)."""
+
+    name = "sql"
+    databases = ("sqlite", "postgresql", "mysql")
+
+    def load(self, catalog: Catalog) -> Connection:
+        from imgfilter.io.load import load_catalog
+
+        conn = sqlite3.connect(":memory:")
+        load_catalog(conn, catalog)
+        return conn
+
+    def attach(self, conn: Connection) -> Connection:
+        return conn
+
+    def bundled(self) -> Connection:
+        from imgfilter.io.catalog import bundled_sqlite_path
+
+        return sqlite3.connect(bundled_sqlite_path())
+
+    def page(self, source: Connection, query: CheckedQuery, context: Context | None = None) -> Page:
+        return run(source, query, context)
+
+    def close(self, source: Connection) -> None:
+        source.close()
+
+
+TARGET = SqlTarget()
