@@ -4,6 +4,12 @@ MariaDB/MySQL when their URLs are set (``.ci/run`` sets them).
 Outside CI a missing URL or server skips those tests with a message saying how
 to enable them; under ``CI=true`` it fails.  Each test run works in its own
 PostgreSQL schema / MariaDB database, dropped at the end.
+
+Opt-in engines (``OPT_IN``) exist only while their URL is set, under CI too:
+``citus`` (``IMGFILTER_TEST_CITUS_URL``, a Citus coordinator; CI cannot build
+Citus) is PostgreSQL with the reference tables distributed
+(``imgfilter.db.citus.distribute``), used by the engine manager below (the
+semantic suite and the agreement properties), not by ``ENGINES``' tests.
 """
 
 from __future__ import annotations
@@ -23,15 +29,21 @@ from imgfilter.db.connect import connect
 from imgfilter.db.schema import DEFAULT_SCHEMA
 from imgfilter.io.records import Catalog
 
-ENV = {"postgresql": "IMGFILTER_TEST_POSTGRESQL_URL", "mysql": "IMGFILTER_TEST_MYSQL_URL"}
-EXAMPLE = {"postgresql": "postgresql://postgres@127.0.0.1:5432/test", "mysql": "mysql://root@127.0.0.1:3306/test"}
+ENV = {"postgresql": "IMGFILTER_TEST_POSTGRESQL_URL", "mysql": "IMGFILTER_TEST_MYSQL_URL",
+       "citus": "IMGFILTER_TEST_CITUS_URL"}
+EXAMPLE = {"postgresql": "postgresql://postgres@127.0.0.1:5432/test", "mysql": "mysql://root@127.0.0.1:3306/test",
+           "citus": "postgresql://postgres@127.0.0.1:9700/test"}
 ENGINES = ["sqlite", "postgresql", "mysql"]
+# engines that are there only when their URL is set (never a failure under CI)
+OPT_IN = [engine for engine in ("citus",) if os.environ.get(ENV[engine])]
+POSTGRES_LIKE = ("postgresql", "citus")
+OPT_IN_LIKE = {"citus": "postgresql"}  # an opt-in engine runs every target its base engine runs
 
 
 def _unavailable(engine: str, why: str) -> None:
     message = (f"{engine} tests need a server: {why}. Set {ENV[engine]}={EXAMPLE[engine]} "
                f"(as .ci/run does) to run them.")
-    if os.environ.get("CI", "").lower() == "true":
+    if os.environ.get("CI", "").lower() == "true" and engine not in OPT_IN:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
@@ -56,7 +68,7 @@ def isolated(engine: str) -> Iterator[Any]:
         _unavailable(engine, f"cannot connect to {url} ({e})")
     name = f"imgfilter_test_{uuid.uuid4().hex[:12]}"
     cur = conn.cursor()
-    if engine == "postgresql":
+    if engine in POSTGRES_LIKE:
         conn.autocommit = True
         cur.execute(f'CREATE SCHEMA "{name}"')
         cur.execute(f'SET search_path TO "{name}"')
@@ -70,7 +82,7 @@ def isolated(engine: str) -> Iterator[Any]:
         try:
             conn.rollback()
             cur = conn.cursor()
-            if engine == "postgresql":
+            if engine in POSTGRES_LIKE:
                 conn.autocommit = True
                 cur.execute(f'DROP SCHEMA "{name}" CASCADE')
             else:
@@ -116,12 +128,17 @@ class Databases:
         if engine not in self.conns:
             conn = self.stack.enter_context(isolated(engine))
             db.create_schema(conn)
+            if engine == "citus":
+                from imgfilter.db.citus import distribute
+
+                distribute(conn, shards=4)
             self.conns[engine] = conn
         return self.conns[engine]
 
     def available(self) -> dict[str, Any]:
-        """Every engine with a server: all of them under CI (a missing one fails)."""
-        for engine in ENGINES:
+        """Every engine with a server: all of them under CI (a missing one fails),
+        and the opt-in engines whose URL is set."""
+        for engine in [*ENGINES, *OPT_IN]:
             try:
                 self.get(engine)
             except pytest.skip.Exception:  # outside CI: run with the engines there are

@@ -22,7 +22,7 @@ from imgfilter.result import Page
 from imgfilter.targets import REGISTRY, TargetUnavailable, get
 from imgfilter.targets.base import Target as TargetImpl
 
-from .dbs import Databases
+from .dbs import OPT_IN, OPT_IN_LIKE, Databases
 
 Target = Callable[[str, Context | None, Options | None], Page]
 
@@ -31,7 +31,8 @@ REFERENCE = "memory"  # the placement every other one is compared with
 
 def placements() -> list[str]:
     """Every placement of every registered target (a target whose extra is not
-    installed counts as one placement, which then skips, or fails under CI)."""
+    installed counts as one placement, which then skips, or fails under CI);
+    an opt-in engine whose URL is set (``citus``) wherever its base engine is."""
     out: list[str] = []
     for name in REGISTRY:
         try:
@@ -39,7 +40,8 @@ def placements() -> list[str]:
         except TargetUnavailable:
             out.append(name)
             continue
-        out.extend([f"{name}/{engine}" for engine in target.databases] or [name])
+        engines = [*target.databases, *(e for e in OPT_IN if OPT_IN_LIKE[e] in target.databases)]
+        out.extend([f"{name}/{engine}" for engine in engines] or [name])
     return out
 
 
