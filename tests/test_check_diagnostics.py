@@ -132,3 +132,22 @@ def test_an_alias_matches_every_spelling_of_its_value(value: str) -> None:
 def test_a_query_that_is_not_text_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"^query must be str, not bytes$"):
         imgfilter.check(b"name=x")  # type: ignore[arg-type]
+
+
+def test_only_queries_up_to_max_cached_length_are_kept() -> None:
+    from imgfilter.caches import cache_sizes, configure_caches
+
+    before = {name: size for name, (_, size) in cache_sizes().items()}
+    configure_caches(check=16, page_templates=16)
+    try:
+        opts = Options(max_cached_length=10, max_length=12)
+        for query in ("name=abcdefg", "name=abcdef", "name=abcde"):  # 12, 11, 10 characters
+            assert imgfilter.check(query, opts).filters
+        assert cache_sizes()["check"][0] == 1  # only the one of 10 characters
+        assert imgfilter.check("name=abcdefg", Options(max_length=12)).filters  # no cache limit: kept
+        assert cache_sizes()["check"][0] == 2
+        with pytest.raises(QueryError):
+            imgfilter.check("name=abcdefgh", Options(max_length=12))  # too long: refused, not kept
+        assert cache_sizes()["check"][0] == 2
+    finally:
+        configure_caches(**before)
