@@ -11,7 +11,7 @@ import pytest
 
 import imgfilter
 from imgfilter import Flavor, Options, QueryError
-from imgfilter.front.ast import TimeFilter
+from imgfilter.front.ast import FieldIn, TimeFilter
 
 from .helpers import ok, rejected
 
@@ -301,3 +301,60 @@ def test_page_requests_differing_in_marker_or_limit_share_one_template() -> None
         assert cache_sizes()["page_templates"][0] == 2
     finally:
         configure_caches(**before)
+
+
+def test_a_limit_equal_to_the_maximum_is_served_without_a_warning() -> None:
+    opts = Options(max_limit=100)
+    q = ok("limit=100", opts)
+    assert (q.limit, q.warnings) == (100, ())
+    q = ok("limit=101", opts)
+    assert q.limit == 100
+    assert [w.message for w in q.warnings] == ["limit: 101 is above the maximum; clamped to 100"]
+
+
+@pytest.mark.parametrize("value", ["a b", "a%0A", "a=b%20c"])
+def test_only_a_dot_in_a_tag_key_gets_the_tag_upgrade_hint(value: str) -> None:
+    [e] = rejected(f"tag={value}").errors
+    assert e.hint == "a tag key is letters, digits, '_', '-' or CJK ideographs; a value may also hold '.'"
+
+
+@pytest.mark.parametrize(("query", "value"), [
+    ("limit=0000000000005", 5), ("limit=" + "0" * 40 + "7", 7), ("limit=00000000000000", 0),
+    ("min_ram=00000000000000512", 512), ("min_disk=0000000000001024", 1024),
+])
+def test_leading_zeros_do_not_make_an_integer_too_large(query: str, value: int) -> None:
+    q = ok(query)
+    if query.startswith("limit"):
+        assert q.limit == value
+    else:
+        [f] = q.filters
+        assert isinstance(f, FieldIn) and f.values == (value,)
+
+
+@pytest.mark.parametrize(("query", "domain"), [
+    ("limit=0002147483648", "0 to 2147483647"), ("min_disk=00000000001025", "1 to 1024"),
+    ("min_disk=0000000000000", "1 to 1024"), ("min_ram=1" + "0" * 12, "0 to 2147483647"),
+])
+def test_integers_out_of_range_are_refused_with_or_without_leading_zeros(query: str, domain: str) -> None:
+    name, value = query.split("=")
+    [e] = rejected(query).errors
+    assert e.message == f"{name}: {value!r} is not an integer from {domain}"
+
+
+GENERIC_TAG_HINT = "a tag key is letters, digits, '_', '-' or CJK ideographs; a value may also hold '.'"
+
+
+@pytest.mark.parametrize(("value", "hint"), [
+    ("a.", "tags written 'a.' before the tag upgrade are queried as tag=a="),
+    ("k" * 36 + ".v", f"tags written {'k' * 36 + '.v'!r} before the tag upgrade are queried as tag={'k' * 36}=v"),
+    ("k." + "v" * 43, f"tags written {'k.' + 'v' * 43!r} before the tag upgrade are queried as tag=k={'v' * 43}"),
+    # the rewritten tag would be refused too: no such advice
+    (".a", GENERIC_TAG_HINT), (".", GENERIC_TAG_HINT), ("a.b c", GENERIC_TAG_HINT), ("a.b%3Dc", GENERIC_TAG_HINT),
+    ("k" * 37 + ".v", GENERIC_TAG_HINT), ("k." + "v" * 44, GENERIC_TAG_HINT),
+])
+def test_the_tag_upgrade_hint_offers_only_a_tag_the_api_takes(value: str, hint: str) -> None:
+    [e] = rejected(f"tag={value}").errors
+    assert e.message == "tag: '.' is not allowed here: expected key=value, key= or key"
+    assert e.hint == hint
+    if "before the tag upgrade" in hint:
+        assert ok(hint.rsplit(" ", 1)[1]).filters  # the advice is a query the API takes

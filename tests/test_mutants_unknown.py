@@ -61,3 +61,14 @@ def test_a_typed_field_refuses_what_no_engine_compares(target: Target, value: st
         target(f"size={value}", ADMIN, PROPERTY)
     [e] = info.value.errors
     assert e.message == f"size: {value!r} is not an integer from 0 to 9223372036854775807"
+
+
+@pytest.mark.parametrize(("value", "n"), [("0000000000000000000001", 1), ("0" * 30 + "9223372036854775807", 2**63 - 1)])
+def test_a_typed_field_reads_leading_zeros_as_the_number(value: str, n: int) -> None:
+    text = f"name=x&size={value}"
+    q = imgfilter.check(text, PROPERTY)
+    [size] = [f for f in q.filters if isinstance(f, FieldIn) and f.param == "size"]
+    assert size.values == (n,)
+    assert text[size.span.start:size.span.end] == f"size={value}"  # the filter points at its pair
+    with pytest.raises(QueryError):
+        imgfilter.check("size=" + "0" * 30 + "9223372036854775808", PROPERTY)

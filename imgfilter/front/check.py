@@ -313,9 +313,10 @@ class _Checker:
         elif pair.key in P.FIELDS:
             # a typed field no parameter filters (`size`): compare as its type
             fld = P.FIELDS[pair.key]
-            # every engine compares a signed 64-bit integer (19 digits keep int() cheap)
-            if (fld.type is P.FieldType.INT and _INT_RE.fullmatch(pair.value) and len(pair.value) <= 19
-                    and int(pair.value) < 2**63):
+            # every engine compares a signed 64-bit integer (19 digits, leading zeros
+            # aside, keep int() cheap)
+            if (fld.type is P.FieldType.INT and _INT_RE.fullmatch(pair.value)
+                    and len(pair.value.lstrip("0")) <= 19 and int(pair.value) < 2**63):
                 self.filters.append(FieldIn(pair.key, fld.name, (int(pair.value),), pair.span))
             else:
                 self.error(pair, None, f"{pair.value!r} is not an integer from 0 to {2**63 - 1}")
@@ -355,7 +356,8 @@ class _Checker:
         if not _INT_RE.fullmatch(value):
             self.bad_value(pair, param, "write a decimal integer without sign or spaces")
             return None
-        n = int(value) if len(value) <= 12 else param.maximum + 1
+        digits = value.lstrip("0")  # leading zeros do not count against the digit cap
+        n = int(digits or "0") if len(digits) <= 12 else param.maximum + 1
         if not param.minimum <= n <= param.maximum:
             self.bad_value(pair, param)
             return None
@@ -421,8 +423,8 @@ class _Checker:
         except SubParseError as e:
             bad = value[e.pos:e.pos + 1]
             hint = None
-            if bad == "." and "=" not in value[:e.pos]:
-                k, _, v = value.partition(".")
+            k, _, v = value.partition(".")
+            if bad == "." and _is_tag(k, v, param):  # a '.' after '=' is no error
                 hint = (f"tags written {value!r} before the tag upgrade are queried as "
                         f"tag={k}={v}")
             elif bad:
@@ -560,6 +562,15 @@ def _empty_range(times: list[TimeFilter]) -> bool:
 
 def _micros(t: dt.datetime) -> int:
     return (t - P.TIME_MIN) // dt.timedelta(microseconds=1)
+
+
+def _is_tag(key: str, value: str, param: P.Param) -> bool:
+    """``tag=key=value`` is a valid tag filter (the tag-upgrade hint offers only those)."""
+    try:
+        parse_value(f"{key}={value}", "tag_filter")
+    except SubParseError:
+        return False
+    return len(key) <= param.max_len and len(value) <= param.value_max_len
 
 
 _Handler = Callable[[_Checker, Pair, P.Param, str], None]
