@@ -126,6 +126,7 @@ def walk(ims: Any, limit: int, **filters: Any) -> tuple[list[Any], int]:
         if marker is None:
             return images, pages
         assert marker == images[-1].id
+        assert pages <= 1_000, "the page walk did not end"  # a cycle fails, not fills the memory
 
 
 def assert_typed(info: Any, img: Image) -> None:
