@@ -223,11 +223,10 @@ class _Source:
             except db.DatabaseError as e:
                 raise EnvironmentFailure(str(e)) from None
         elif args.data is not None and _is_parquet(args.data):
-            open_file = getattr(self.target, "open_file", None)  # a target that reads files of its own
-            if open_file is None:
+            if "parquet" not in self.target.file_formats:
                 raise UsageError(f"--data {args.data} is a Parquet file, which the {name} target does not read: "
                                  "use --engine duckdb, or records (JSON or JSON Lines)")
-            self.source = open_file(args.data)
+            self.source = self.target.open_file(args.data)
         elif args.data is not None:
             self.source = self.target.load(load_records(io.StringIO(_read(args.data))))
         else:

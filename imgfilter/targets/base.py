@@ -31,6 +31,7 @@ class Target(ABC, Generic[S]):
 
     name: ClassVar[str]
     databases: ClassVar[tuple[str, ...]] = ()
+    file_formats: ClassVar[tuple[str, ...]] = ("json",)  # what ``open_file`` reads (JSON means JSON Lines too)
 
     @abstractmethod
     def load(self, catalog: Catalog) -> S:
@@ -50,6 +51,12 @@ class Target(ABC, Generic[S]):
         from imgfilter.db.connect import connect
 
         return self.attach(connect(url))
+
+    def open_file(self, path: str) -> S:
+        """A source holding the records of the file at ``path`` (``file_formats``)."""
+        from imgfilter.io.records import load
+
+        return self.load(load(path))
 
     def bundled(self) -> S:
         """A source holding the bundled sample catalog."""

@@ -310,11 +310,12 @@ class DuckDBTarget(Target[Connection]):
     """Pages over a catalog held by DuckDB (an in-memory database of its own)."""
 
     name = "duckdb"
+    file_formats = ("json", "parquet")
 
     def load(self, catalog: Catalog) -> Connection:
         return connect_catalog(catalog)
 
-    def open_file(self, path: str | Path) -> Connection:
+    def open_file(self, path: str) -> Connection:
         """A source holding the catalog in a records file or a Parquet file."""
         return open_file(path)
 
