@@ -168,3 +168,48 @@ def test_tables_with_rows_or_already_distributed_are_refused_untouched() -> None
 def test_missing_tables_are_a_database_error() -> None:
     with _citus() as conn, pytest.raises(db.DatabaseError, match="no table images: create the schema first"):
         distribute(conn)
+
+
+# --- loading with distribution (imgfilter load --distributed) ---------------------------------
+
+def test_load_distributed_without_citus_is_a_clear_error(tmp_path: Path) -> None:
+    catalog = Catalog.from_records(RECORDS)
+    with sqlite3.connect(tmp_path / "x.db") as conn, pytest.raises(db.DatabaseError, match="PostgreSQL"):
+        db.load_images(conn, catalog.images, distributed=True)
+    with isolated("postgresql") as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        if cur.fetchone() is not None:
+            pytest.skip("this PostgreSQL server has the citus extension")
+        conn.rollback()
+        with pytest.raises(db.DatabaseError, match="no citus extension"):
+            db.load_images(conn, catalog.images, distributed=True, shards=4)
+        db.create_indexes(conn)  # the tables created before the refusal stay usable, and empty
+        with pytest.raises(db.DatabaseError, match="exists and is not distributed"):
+            db.load_images(conn, catalog.images, distributed=True)
+        assert db.run(conn, "").ids == []
+
+
+def test_load_cli_shards_needs_distributed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from imgfilter.io.cli import main
+
+    data = tmp_path / "images.json"
+    data.write_text(json.dumps(RECORDS))
+    assert main(["load", str(data), "--db", f"sqlite:///{tmp_path}/x.db", "--shards", "4"]) == 2
+    assert "add --distributed" in capsys.readouterr().err
+    assert main(["load", str(data), "--db", f"sqlite:///{tmp_path}/x.db", "--distributed"]) == 1
+    assert "Citus distributes PostgreSQL tables" in capsys.readouterr().err
+
+
+def test_load_distributed_on_citus_then_upsert(tmp_path: Path) -> None:
+    catalog = Catalog.from_records(RECORDS)
+    with _citus() as conn:
+        result = db.load_images(conn, catalog.images, distributed=True, shards=4)
+        assert result.inserted == len(catalog)
+        assert shard_count(conn) == 4
+        assert _placement(conn, DEFAULT_SCHEMA.tags)[0] == _placement(conn, DEFAULT_SCHEMA.images)[0]
+        again = db.load_images(conn, catalog.images, mode="upsert", distributed=True)
+        assert (again.inserted, again.updated) == (0, len(catalog))
+        for query, context in [("sort_key=name&sort_dir=asc&limit=4", None), ("limit=3", Context("project1"))]:
+            got, expected = db.run(conn, query, context), imgfilter.run(query, catalog, context)
+            assert (got.ids, got.next_marker) == (expected.ids, expected.next_marker), query

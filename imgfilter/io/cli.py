@@ -438,12 +438,17 @@ def _load_summary(result: LoadResult, url: str, seconds: float) -> str:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.db is None:
         raise UsageError(f"load needs --db URL (or {DB_ENV} set)")
+    if args.shards is not None and not args.distributed:
+        raise UsageError("--shards N is the shard count of --distributed: add --distributed")
+    if args.shards is not None and not 1 <= args.shards <= 64_000:
+        raise UsageError("--shards N: N from 1 to 64000")
     progress = Progress(sys.stderr)
     conn = None
     try:
         images = _images(args.file, progress)
         conn = _connect(args.db, create=True)
-        result = db.load_images(conn, images, mode=args.mode, progress=progress.loader)
+        result = db.load_images(conn, images, mode=args.mode, progress=progress.loader,
+                                distributed=args.distributed, shards=args.shards)
         progress.end()
     except KeyboardInterrupt:
         progress.abandon()
@@ -645,6 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="insert",
                    help="insert: add the images, an id already there is an error (default); upsert: add them "
                    "or rewrite the image of the same id; replace: the database holds exactly the file afterwards")
+    p.add_argument("--distributed", action="store_true", help="PostgreSQL with Citus: distribute the tables it "
+                   "creates (images by id, the side tables co-located on their image) before loading")
+    p.add_argument("--shards", type=int, metavar="N", help="with --distributed: shards per table "
+                   "(default: the server's citus.shard_count)")
     p.add_argument("--json", action="store_true", help="every error as a JSON body on stdout")
     p = _sub(sub, "delete", "delete images (with their tags, members and properties) by id, in one transaction")
     p.add_argument("ids", nargs="*", metavar="ID", help="an image id (repeatable)")

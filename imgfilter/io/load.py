@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from imgfilter.db import citus
 from imgfilter.db.connect import (
     Connection,
     DatabaseError,
@@ -288,7 +289,8 @@ def _begin(conn: Connection, cur: Any, d: Dialect) -> None:
 
 def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "insert",
                 dialect: Dialect | None = None, schema: Schema = DEFAULT_SCHEMA, batch_size: int = BATCH,
-                progress: StageProgress | None = None, create: bool = True) -> LoadResult:
+                progress: StageProgress | None = None, create: bool = True,
+                distributed: bool = False, shards: int | None = None) -> LoadResult:
     """Write ``images`` (any iterable, consumed once, ``batch_size`` at a time) in
     one transaction: all of them or, on any error or interrupt, nothing.
 
@@ -298,7 +300,11 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
     Creates the tables first unless ``create`` is False; on tables it created, the
     secondary indexes are built after the rows.  Readers on other connections see
     the catalog before or after, never a mix.  Commits; the connection is left
-    with no transaction open."""
+    with no transaction open.
+
+    ``distributed`` (PostgreSQL with Citus): tables this call creates are
+    distributed (``imgfilter.db.citus.distribute``, ``shards`` per table) before
+    the rows go in; existing tables must be distributed already."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if batch_size < 1:
@@ -309,8 +315,13 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
     fresh = False
     if create:
         fresh = create_tables(conn, d, schema)
+        if fresh and distributed:
+            citus.distribute(conn, schema, shards)
         if not fresh:
             create_indexes(conn, d, schema)
+    if distributed and not fresh and citus.shard_count(conn, schema) is None:
+        raise DatabaseError(f"--distributed: the table {schema.images} exists and is not distributed "
+                            "(distribute freshly created tables: load into a new database or schema)")
     verify_catalog(conn, schema, dialect=d)
     if d.in_transaction(conn):
         conn.commit()
