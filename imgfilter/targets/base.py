@@ -11,6 +11,7 @@ target (``imgfilter.targets.REGISTRY``).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from imgfilter.front.ast import CheckedQuery
@@ -52,7 +53,7 @@ class Target(ABC, Generic[S]):
 
         return self.attach(connect(url))
 
-    def open_file(self, path: str) -> S:
+    def open_file(self, path: str | Path) -> S:
         """A source holding the records of the file at ``path`` (``file_formats``)."""
         from imgfilter.io.records import load
 

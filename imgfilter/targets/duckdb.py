@@ -315,7 +315,7 @@ class DuckDBTarget(Target[Connection]):
     def load(self, catalog: Catalog) -> Connection:
         return connect_catalog(catalog)
 
-    def open_file(self, path: str) -> Connection:
+    def open_file(self, path: str | Path) -> Connection:
         """A source holding the catalog in a records file or a Parquet file."""
         return open_file(path)
 
