@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import typing
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from imgfilter import Context, Flavor, Options, QueryError
 from imgfilter.front import codes
 from imgfilter.lowered.core import (
     ALWAYS,
-    NODES,
     AllOf,
     AnyOf,
     Compare,
@@ -49,10 +47,6 @@ def where(query: str, context: Context | None = None, options: Options | None = 
 def parts(pred: Pred) -> tuple[Pred, ...]:
     assert isinstance(pred, AllOf)
     return pred.parts
-
-
-def test_the_node_set_is_closed_and_listed() -> None:
-    assert set(NODES) == set(typing.get_args(Pred))
 
 
 def test_plain_filters_become_comparisons() -> None:

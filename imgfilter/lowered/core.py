@@ -122,8 +122,6 @@ class Never:
 
 
 Pred = Compare | In | IsNull | HasTag | HasMember | HasProperty | HasFlag | AllOf | AnyOf | Never
-NODES: tuple[type, ...] = (Compare, In, IsNull, HasTag, HasMember, HasProperty, HasFlag, AllOf, AnyOf, Never)
-SIDE_NODES: tuple[type, ...] = (HasTag, HasMember, HasProperty, HasFlag)  # read a side table, not a column
 ALWAYS = AllOf(())
 
 
