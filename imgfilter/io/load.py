@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -127,28 +128,45 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+# one encoder for every record: json.dumps with arguments builds a new one per call
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=True, default=_plain).encode
+
+
 def record_json(img: Image) -> str:
     """The image's response form as JSON text (the ``record`` column)."""
-    return json.dumps(img.response, ensure_ascii=True, default=_plain)
+    return _RECORD_JSON(img.response)
+
+
+_FIELD_NAMES = [f.name for f in P.FIELDS_LIST[1:]]
+_TIME_AT = [i for i, f in enumerate(P.FIELDS_LIST[1:], start=1) if f.type is P.FieldType.TIME]
+_FIELD_VALUES = operator.itemgetter(*_FIELD_NAMES)
 
 
 def catalog_rows(d: Dialect, images: Iterable[Image], schema: Schema) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    fields = [(f.name, f.type is P.FieldType.TIME) for f in P.FIELDS_LIST[1:]]
+    """Each image's rows: ``("images", row)`` in ``_columns`` order (the typed
+    fields, times bound for ``d``, then the record's JSON text), then its tags,
+    members and properties."""
     bind_time = d.bind_time
     for img in images:
-        values = img.values
-        row: list[Any] = [img.id]
-        for name, is_time in fields:
-            v = values[name]
-            row.append(bind_time(v) if is_time and v is not None else v)
-        row.append(record_json(img))
+        image_id = img.id
+        row = [image_id, *_FIELD_VALUES(img.values), None]
+        last: Any = None
+        bound: Any = None
+        for i in _TIME_AT:
+            v = row[i]
+            if v is not None:
+                if v is not last:  # updated_at is often created_at's very object
+                    last, bound = v, bind_time(v)
+                row[i] = bound
+        row[-1] = _RECORD_JSON(img.response)
         yield "images", tuple(row)
         for k, v in img.tags:
-            yield "tags", (img.id, k, v)
+            yield "tags", (image_id, k, v)
         for member, status in img.members.items():
-            yield "members", (img.id, member, status)
+            yield "members", (image_id, member, status)
+        flags = img.flags
         for name, value in img.props.items():
-            yield "properties", (img.id, name, value, name in img.flags)
+            yield "properties", (image_id, name, value, name in flags)
 
 
 def _columns(schema: Schema) -> dict[str, list[str]]:
