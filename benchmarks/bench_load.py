@@ -19,10 +19,9 @@ schema; MariaDB: a private database, dropped after) and each of R runs
   most 4 MiB / executemany, in one transaction), builds the indexes and commits.
 
 Prints, per engine, the median seconds and records/s of each, their ratio
-(imgfilter / native); the load's seconds split by its stage lines into reading
-and validation, and writing and indexing (the part done by ``load_images``),
-with the ratio of the latter to native; and each child's peak RSS
-(``ru_maxrss`` from wait4).
+(imgfilter / native); the seconds of the load's indexing stage (from its stage
+lines: reading, validating and writing are one streamed stage); and each
+child's peak RSS (``ru_maxrss`` from wait4).
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ from imgfilter.db.dialects import DIALECTS
 from imgfilter.db.schema import DEFAULT_SCHEMA, index_statements, table_statements
 from imgfilter.io.catalog import generate
 from imgfilter.io.load import _columns, _tables, catalog_rows
-from imgfilter.io.records import Catalog, iter_records
+from imgfilter.io.records import stream
 
 ENV = {"postgresql": "IMGFILTER_TEST_POSTGRESQL_URL", "mysql": "IMGFILTER_TEST_MYSQL_URL"}
 CHUNK_BYTES = 4 << 20
@@ -61,11 +60,9 @@ def native(engine: str, url: str, path: str) -> float:
     """Seconds to create, bulk-load the prepared rows of ``path``, index and commit."""
     d = DIALECTS[engine]
     s = DEFAULT_SCHEMA
-    catalog = Catalog.from_records(iter_records(Path(path).read_text(encoding="utf-8")))
     rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in ("images", "tags", "members", "properties")}
-    for table, row in catalog_rows(d, catalog.images, s):
+    for table, row in catalog_rows(d, stream(path), s):
         rows[table].append(row)
-    del catalog
     cols, names = _columns(s), _tables(s)
     q = d.ident
     conn = connect(url, create=True)
@@ -195,28 +192,25 @@ def main() -> None:
         print(f"{args.n:,} records, {data.stat().st_size / 2**20:.0f} MiB of JSON Lines; "
               f"{args.repeat} run(s) each; medians")
         py = sys.executable
-        header = (f"{'engine':<11} {'load s':>7} {'load/s':>8} {'valid. s':>8} {'write s':>8} {'native s':>8} "
-                  f"{'native/s':>8} {'ratio':>6} {'write ratio':>11} {'load RSS':>9} {'native RSS':>10}")
+        header = (f"{'engine':<11} {'load s':>7} {'load/s':>8} {'index s':>8} {'native s':>8} "
+                  f"{'native/s':>8} {'ratio':>6} {'load RSS':>9} {'native RSS':>10}")
         lines = []
         for engine in engines:
-            load_s, load_rss, nat_s, nat_rss, valid_s, write_s = [], [], [], [], [], []
+            load_s, load_rss, nat_s, nat_rss, index_s = [], [], [], [], []
             for _ in range(args.repeat):
                 with namespace(engine, tmp) as url:
                     s, rss, _, err = run_child([py, "-m", "imgfilter", "load", str(data), "--db", url])
                     load_s.append(s)
                     load_rss.append(rss)
-                    stages = stage_seconds(err)
-                    valid_s.append(stages.get("reading", 0) + stages.get("validating", 0))
-                    write_s.append(stages.get("writing", 0) + stages.get("indexing", 0))
+                    index_s.append(stage_seconds(err).get("indexing", 0.0))
                     last = err.strip().splitlines()[-1]
                 with namespace(engine, tmp) as url:
                     _, rss, out, _ = run_child([py, __file__, "--native", engine, url, str(data)])
                     nat_s.append(json.loads(out)["seconds"])
                     nat_rss.append(rss)
             ls, ns = statistics.median(load_s), statistics.median(nat_s)
-            vs, ws = statistics.median(valid_s), statistics.median(write_s)
-            lines.append(f"{engine:<11} {ls:7.1f} {args.n / ls:8,.0f} {vs:8.1f} {ws:8.1f} {ns:8.1f} "
-                         f"{args.n / ns:8,.0f} {ls / ns:6.2f} {ws / ns:11.2f} {max(load_rss):7.0f}MB "
+            lines.append(f"{engine:<11} {ls:7.1f} {args.n / ls:8,.0f} {statistics.median(index_s):8.1f} "
+                         f"{ns:8.1f} {args.n / ns:8,.0f} {ls / ns:6.2f} {max(load_rss):7.0f}MB "
                          f"{max(nat_rss):8.0f}MB")
             print(f"  {engine}: {last}", flush=True)
         print(header)
