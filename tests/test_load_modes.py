@@ -119,14 +119,16 @@ def test_a_bad_record_mid_stream_writes_nothing(engine: str, mode: Any) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_failure_on_fresh_tables_writes_nothing(engine: str) -> None:
+def test_a_failure_on_fresh_tables_leaves_the_database_as_it_was(engine: str) -> None:
+    """The tables the failed load created are gone too; loading again works."""
     with isolated(engine) as conn:
         with pytest.raises(RecordError):
             db.load_images(conn, failing(RECORDS, 5), batch_size=2)
-        cur = conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM images")
-        assert cur.fetchone()[0] == 0
-        conn.commit()
+        with pytest.raises(db.DatabaseError, match="no imgfilter catalog"):
+            db.run(conn, "")
+        assert not DIALECTS[engine].in_transaction(conn)
+        assert db.load_images(conn, images(RECORDS)).inserted == len(RECORDS)
+        agrees(conn, RECORDS)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -244,6 +246,47 @@ def test_an_index_that_fails_after_the_rows_leaves_nothing(engine: str, monkeypa
         with pytest.raises(db.DatabaseError, match="nothing was written"):
             db.load_images(conn, images(RECORDS))
         monkeypatch.undo()
+        with pytest.raises(db.DatabaseError, match="no imgfilter catalog"):
+            db.run(conn, "")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_index_that_fails_when_the_tables_cannot_be_dropped_leaves_no_rows(
+        engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If dropping the new tables fails too, the rows MySQL committed before its
+    first CREATE INDEX are still taken out."""
+    from imgfilter.io import load
+
+    def broken(dialect: Any, schema: Any = DEFAULT_SCHEMA) -> list[str]:
+        return ["CREATE INDEX broken_ix ON images (no_such_column)"]
+
+    def undroppable(conn: Any, cur: Any, d: Any, schema: Any, emptied: bool) -> None:
+        real_execute = cur.execute
+        wrapped = _Refusing(cur, real_execute)
+        real_drop(conn, wrapped, d, schema, emptied)
+
+    real_drop = load._drop
+    monkeypatch.setattr(load, "index_statements", broken)
+    monkeypatch.setattr(load, "_drop", undroppable)
+    with isolated(engine) as conn:
+        with pytest.raises(db.DatabaseError, match="nothing was written"):
+            db.load_images(conn, images(RECORDS))
+        monkeypatch.undo()
         assert db.run(conn, "").images == ()
         for n in range(1, 9):
             assert side_rows(conn, uid(n)) == {"tags": 0, "members": 0, "properties": 0}
+
+
+class _Refusing:
+    """A cursor whose DROP statements fail."""
+
+    def __init__(self, cur: Any, execute: Any) -> None:
+        self._cur, self._execute = cur, execute
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("DROP"):
+            raise RuntimeError("no DROP privilege")
+        return self._execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)

@@ -31,7 +31,7 @@ from imgfilter.db.connect import (
 )
 from imgfilter.db.dialects import Dialect
 from imgfilter.db.schema import DEFAULT_SCHEMA, Schema, index_statements, table_statements
-from imgfilter.db.verify import verify_catalog
+from imgfilter.db.verify import verified, verify_catalog
 from imgfilter.front import params as P
 from imgfilter.io.records import Catalog, Image, RecordError
 
@@ -316,7 +316,8 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
     ``upsert`` (insert, or rewrite the image of that id with its tags, members and
     properties) or ``replace`` (the database holds exactly ``images`` afterwards).
     Creates the tables first unless ``create`` is False; on tables it created, the
-    secondary indexes are built after the rows.  Readers on other connections see
+    secondary indexes are built after the rows, and a load that fails drops them
+    again (the database is left as it was).  Readers on other connections see
     the catalog before or after, never a mix.  Commits; the connection is left
     with no transaction open.
 
@@ -386,21 +387,34 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
         conn.commit()
     except BaseException as e:
         rollback(conn)
-        if committed:  # the rows went in with the first index: take them out (the tables were new)
-            _empty(conn, cur, d, schema)
+        if fresh:  # tables this call created (and committed) go again: the database is as it was
+            _drop(conn, cur, d, schema, emptied=committed)
         if isinstance(e, ImageExists | RecordError) or not isinstance(e, Exception):
             raise  # Ctrl-C, a bad record from a streaming source, an id already there
         raise DatabaseError(f"load failed, nothing was written: {one_line(e)}") from e
     return LoadResult(mode, done, inserted, updated, removed, time.monotonic() - started)
 
 
-def _empty(conn: Connection, cur: Any, d: Dialect, schema: Schema) -> None:
+def _drop(conn: Connection, cur: Any, d: Dialect, schema: Schema, emptied: bool) -> None:
+    """Drop the tables a failed load created; if that fails, at least take out
+    rows that an engine without transactional DDL committed (``emptied``)."""
+    q = d.ident
     try:
-        _begin(conn, cur, d)
-        _delete_all(cur, d, schema)
+        for kind in schema.side_columns():
+            cur.execute(f"DROP TABLE IF EXISTS {q(schema.side_table(kind))}")
+        cur.execute(f"DROP TABLE IF EXISTS {q(schema.images)}")
         conn.commit()
+        verified(conn).discard(schema)  # the next page finds no catalog, as before the load
+        return
     except Exception:
         rollback(conn)
+    if emptied:
+        try:
+            _begin(conn, cur, d)
+            _delete_all(cur, d, schema)
+            conn.commit()
+        except Exception:
+            rollback(conn)
 
 
 def delete_images(conn: Connection, ids: Iterable[str], *, dialect: Dialect | None = None,
