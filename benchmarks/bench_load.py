@@ -19,9 +19,10 @@ schema; MariaDB: a private database, dropped after) and each of R runs
   most 4 MiB / executemany, in one transaction), builds the indexes and commits.
 
 Prints, per engine, the median seconds and records/s of each, their ratio
-(imgfilter / native); the seconds of the load's indexing stage (from its stage
-lines: reading, validating and writing are one streamed stage); and each
-child's peak RSS (``ru_maxrss`` from wait4).
+(imgfilter / native); how the load's time split (from its summary line:
+reading and validating the streamed file, writing rows, indexing), with the
+ratio of writing and indexing alone to native; and each child's peak RSS
+(``ru_maxrss`` from wait4).
 """
 
 from __future__ import annotations
@@ -156,14 +157,12 @@ def run_child(argv: list[str]) -> tuple[float, float, str, str]:
     return seconds, usage.ru_maxrss / 1024, stdout, stderr
 
 
-def stage_seconds(stderr: str) -> dict[str, float]:
-    """Seconds of each stage, from the stage lines of ``imgfilter load`` (not a terminal)."""
-    out = {}
-    for line in stderr.splitlines():
-        m = re.match(r"(\w+): [\d,]+ \w+ in ([\d.]+) s", line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
+def split_seconds(summary: str) -> tuple[float, float]:
+    """(reading and validating, writing and indexing) seconds from ``imgfilter load``'s summary line."""
+    m = re.search(r"\(reading and validating ([\d.]+) s, writing ([\d.]+) s(?:, indexing ([\d.]+) s)?\)$", summary)
+    if m is None:
+        raise RuntimeError(f"no time split in the load's summary: {summary}")
+    return float(m.group(1)), float(m.group(2)) + float(m.group(3) or 0)
 
 
 def main() -> None:
@@ -192,25 +191,28 @@ def main() -> None:
         print(f"{args.n:,} records, {data.stat().st_size / 2**20:.0f} MiB of JSON Lines; "
               f"{args.repeat} run(s) each; medians")
         py = sys.executable
-        header = (f"{'engine':<11} {'load s':>7} {'load/s':>8} {'index s':>8} {'native s':>8} "
-                  f"{'native/s':>8} {'ratio':>6} {'load RSS':>9} {'native RSS':>10}")
+        header = (f"{'engine':<11} {'load s':>7} {'load/s':>8} {'read s':>7} {'write s':>8} {'native s':>8} "
+                  f"{'native/s':>8} {'ratio':>6} {'write ratio':>11} {'load RSS':>9} {'native RSS':>10}")
         lines = []
         for engine in engines:
-            load_s, load_rss, nat_s, nat_rss, index_s = [], [], [], [], []
+            load_s, load_rss, nat_s, nat_rss, read_s, write_s = [], [], [], [], [], []
             for _ in range(args.repeat):
                 with namespace(engine, tmp) as url:
                     s, rss, _, err = run_child([py, "-m", "imgfilter", "load", str(data), "--db", url])
                     load_s.append(s)
                     load_rss.append(rss)
-                    index_s.append(stage_seconds(err).get("indexing", 0.0))
                     last = err.strip().splitlines()[-1]
+                    reading, writing = split_seconds(last)
+                    read_s.append(reading)
+                    write_s.append(writing)
                 with namespace(engine, tmp) as url:
                     _, rss, out, _ = run_child([py, __file__, "--native", engine, url, str(data)])
                     nat_s.append(json.loads(out)["seconds"])
                     nat_rss.append(rss)
             ls, ns = statistics.median(load_s), statistics.median(nat_s)
-            lines.append(f"{engine:<11} {ls:7.1f} {args.n / ls:8,.0f} {statistics.median(index_s):8.1f} "
-                         f"{ns:8.1f} {args.n / ns:8,.0f} {ls / ns:6.2f} {max(load_rss):7.0f}MB "
+            rs, ws = statistics.median(read_s), statistics.median(write_s)
+            lines.append(f"{engine:<11} {ls:7.1f} {args.n / ls:8,.0f} {rs:7.1f} {ws:8.1f} "
+                         f"{ns:8.1f} {args.n / ns:8,.0f} {ls / ns:6.2f} {ws / ns:11.2f} {max(load_rss):7.0f}MB "
                          f"{max(nat_rss):8.0f}MB")
             print(f"  {engine}: {last}", flush=True)
         print(header)

@@ -367,7 +367,8 @@ def test_ctrl_c_during_load_writes_nothing_and_exits_130(capsys: Capsys, monkeyp
     *stages, last = err.splitlines()  # progress lines, then the error in one line
     assert code == 130 and last == "imgfilter: interrupted: nothing was written (no images were loaded)"
     assert stages == [s for s in stages if s.split(":")[0] in ("reading", "validating", "writing")]
-    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM images").fetchone() == (0,)
+    # not even the tables the load created are left
+    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
 
 
 def test_an_unwritable_output_is_one_line(capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,8 @@ def test_load_off_a_terminal_prints_each_stage_then_a_summary(capsys: Capsys, fi
     assert re.fullmatch(STAGE.format("writing", "images"), lines[0])
     assert re.fullmatch(r"indexing: 9 indexes in \d+\.\d s", lines[1])
     assert re.fullmatch(rf"loaded 8 images into {re.escape(url)} \(mode insert: 8 inserted, 0 updated\) "
-                        r"in \d+\.\d s, [\d,]+/s", lines[2])
+                        r"in \d+\.\d s, [\d,]+/s \(reading and validating \d+\.\d s, writing \d+\.\d s, "
+                        r"indexing \d+\.\d s\)", lines[2])
     assert "\r" not in err and "\x1b" not in err  # no terminal drawing in a log
 
 

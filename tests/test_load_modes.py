@@ -12,7 +12,7 @@ import pytest
 import imgfilter
 from imgfilter import Context, Options, db
 from imgfilter.db.dialects import DIALECTS
-from imgfilter.db.schema import DEFAULT_SCHEMA
+from imgfilter.db.schema import DEFAULT_SCHEMA, index_statements
 from imgfilter.io.catalog import generate
 from imgfilter.io.records import Catalog, Image, RecordError, normalize
 
@@ -290,3 +290,49 @@ class _Refusing:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cur, name)
+
+
+def test_the_result_splits_the_time_into_reading_writing_and_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time spent waiting on the source (a streamed file is read and validated
+    as it is consumed) is ``reading``; building and writing rows ``writing``;
+    the indexes after the rows ``indexing``: on a clock that only the source,
+    the writer and the index statements move."""
+    import sqlite3
+
+    from imgfilter.io import load
+
+    now = [0.0]
+    monkeypatch.setattr(load, "_clock", lambda: now[0])
+
+    def source() -> Iterator[Image]:
+        for img in images(RECORDS):
+            now[0] += 10.0  # reading and validating one record
+            yield img
+
+    writers = dict(load.WRITERS)
+
+    def slow_writer(*args: Any) -> Any:
+        write = writers["executemany"](*args)
+
+        def timed(kind: str, rows: list[Any]) -> None:
+            now[0] += 1.0
+            write(kind, rows)
+        return timed
+
+    real_ddl = load._run_ddl
+
+    def slow_ddl(cur: Any, d: Any, statements: Any) -> None:
+        now[0] += 100.0
+        real_ddl(cur, d, statements)
+
+    monkeypatch.setitem(load.WRITERS, "executemany", slow_writer)
+    conn = sqlite3.connect(":memory:")
+    monkeypatch.setattr(load, "_run_ddl", slow_ddl)
+    result = db.load_images(conn, source(), batch_size=3)
+    indexes = len(index_statements(DIALECTS["sqlite"]))
+    tables_written = sum(1 for _ in range(0, len(RECORDS), 3)) * 4  # four tables a batch, each has rows
+    assert result.reading == 10.0 * len(RECORDS)
+    assert result.indexing == 100.0 * indexes
+    assert 0 < result.writing <= tables_written
+    # and the rest of the total is the one DDL call that created the tables, before any row
+    assert result.seconds - (result.reading + result.writing + result.indexing) == 100.0

@@ -431,8 +431,10 @@ def _load_summary(result: LoadResult, url: str, seconds: float) -> str:
     else:
         what = f"{result.inserted:,} inserted, {result.updated:,} updated"
     rate = f", {result.images / seconds:,.0f}/s" if seconds > 0 and result.images else ""
+    split = (f"reading and validating {result.reading:.1f} s, writing {result.writing:.1f} s"
+             + (f", indexing {result.indexing:.1f} s" if result.indexing else ""))
     return (f"loaded {result.images:,} images into {db.redact_url(url)} (mode {result.mode}: {what}) "
-            f"in {seconds:.1f} s{rate}")
+            f"in {seconds:.1f} s{rate} ({split})")
 
 
 def cmd_load(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ MODES: tuple[Mode, ...] = ("insert", "upsert", "replace")
 TABLES = ("images", "tags", "members", "properties")  # in the order rows are written
 BATCH = 5000  # images per batch: the memory a load holds, whatever the catalog's size
 _IN_CHUNK = 500  # ids per IN (...) list
+_clock = time.monotonic  # what LoadResult's seconds are measured with
 
 
 class ImageExists(DatabaseError):
@@ -58,7 +59,10 @@ class ImageExists(DatabaseError):
 class LoadResult:
     """What a load did: ``images`` written, of which ``inserted`` were new and
     ``updated`` replaced an image of the same id; ``removed``: with mode replace,
-    the images the database held before (all deleted first); ``seconds`` taken."""
+    the images the database held before (all deleted first); ``seconds`` taken,
+    of which ``reading`` waiting for the next images (reading and validating a
+    streamed file), ``writing`` building and writing their rows (and checking
+    ids already there), ``indexing`` building indexes after the rows."""
 
     mode: Mode
     images: int
@@ -66,6 +70,9 @@ class LoadResult:
     updated: int
     removed: int
     seconds: float
+    reading: float = 0.0
+    writing: float = 0.0
+    indexing: float = 0.0
 
 
 # ---- DDL -----------------------------------------------------------------------------------
@@ -328,7 +335,8 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    started = time.monotonic()
+    clock = _clock
+    started = clock()
     d = dialect or dialect_of(conn)
     check_connection(conn, d)
     fresh = False
@@ -354,8 +362,15 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
             removed = _delete_all(cur, d, schema)
         check = not fresh and mode != "replace"  # ids the tables may hold already
         done = 0
+        reading = writing = indexing = 0.0
         it = iter(images)
-        while batch := list(itertools.islice(it, batch_size)):
+        while True:
+            t0 = clock()
+            batch = list(itertools.islice(it, batch_size))
+            t1 = clock()
+            reading += t1 - t0
+            if not batch:
+                break
             if check:
                 present = _ids_present(cur, d, schema, [img.id for img in batch])
                 if present and mode == "insert":
@@ -369,11 +384,13 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
             for table in TABLES:
                 if pending[table]:
                     write(table, pending[table])
+            writing += clock() - t1
             done += len(batch)
             if progress is not None:
                 progress("writing", done, None)
         inserted = done - updated
         if fresh:  # the indexes after the rows: one sort each, not one insertion per row
+            t0 = clock()
             statements = index_statements(d, schema)
             if not d.transactional_ddl:
                 conn.commit()  # the engine would commit at the first CREATE INDEX anyway
@@ -384,6 +401,7 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
                 _run_ddl(cur, d, [stmt])
             if progress is not None:
                 progress("indexing", len(statements), len(statements))
+            indexing = clock() - t0
         conn.commit()
     except BaseException as e:
         rollback(conn)
@@ -392,7 +410,8 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
         if isinstance(e, ImageExists | RecordError) or not isinstance(e, Exception):
             raise  # Ctrl-C, a bad record from a streaming source, an id already there
         raise DatabaseError(f"load failed, nothing was written: {one_line(e)}") from e
-    return LoadResult(mode, done, inserted, updated, removed, time.monotonic() - started)
+    return LoadResult(mode, done, inserted, updated, removed, clock() - started,
+                      reading, writing, indexing)
 
 
 def _drop(conn: Connection, cur: Any, d: Dialect, schema: Schema, emptied: bool) -> None:
