@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from imgfilter.io import records
 from imgfilter.io.catalog import API_EXAMPLE, generate
-from imgfilter.io.records import Catalog, RecordError, load, stream
+from imgfilter.io.records import Catalog, RecordError, SeenIds, load, stream
 
 from .fixtures import RECORDS, uid
 
@@ -345,3 +345,45 @@ def test_memory_does_not_grow_with_the_file(array: bool) -> None:
         tracemalloc.stop()
     assert count == 15_000 and src.size > 45 * 2**20
     assert peak < 12 * 2**20, peak  # 1 MiB chunks (as bytes and as text), one record, the id index
+
+
+# ---- the table of ids seen ------------------------------------------------------------------
+
+@given(st.lists(st.integers(0, 2**128 - 1) | st.sampled_from([0, 1, 2**64, 2**128 - 1]), max_size=3000))
+def test_seen_ids_answers_as_a_dict_would(keys: list[int]) -> None:
+    """The first record number of each id, as ``dict.setdefault`` gives it, through
+    every growth of the table (it starts small)."""
+    seen, reference = SeenIds(capacity=4), dict[int, int]()
+    for n, key in enumerate(keys):
+        assert seen.first(key, n) == reference.setdefault(key, n)
+    assert len(seen) == len(reference)
+
+
+def test_seen_ids_are_not_piled_on_one_slot_by_chosen_ids() -> None:
+    """Ids that agree in every bit a plain hash would use (equal low halves, equal
+    low XOR high, or one Python ``hash`` as integers, which is what piled the
+    previous dict of ids onto one slot) still spread: the longest run of occupied slots, which
+    bounds the cost of a lookup, stays short, where a plain hash would make one run
+    of all of them (a file of such ids would take quadratic time)."""
+    seen = SeenIds()
+    constant = 0x0123456789ABCDEF
+    for n in range(1, 20_001):
+        seen.first((n << 64) | constant, n)  # the same low half
+        seen.first(((n << 32) << 64) | ((n << 32) ^ constant), 20_000 + n)  # the same low ^ high
+        seen.first(constant + n * (2**61 - 1), 40_000 + n)  # one hash() as ints (a dict of them piles up)
+    run = longest = 0
+    for slot in seen._first:
+        run = run + 1 if slot else 0
+        longest = max(longest, run)
+    assert longest < 200, longest
+
+
+def test_duplicate_ids_far_apart_are_found_with_both_positions(tmp_path: Path) -> None:
+    """After the table has grown many times, a duplicate still names the first record."""
+    lines = [json.dumps(r) for r in generate(5000)]
+    lines.append(lines[10])
+    path = tmp_path / "images.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordError, match=r"^line 5001 \(id [0-9a-f-]{36}\): field .id.: duplicate id: also line 11$"):
+        for _ in stream(path):
+            pass
