@@ -359,6 +359,12 @@ def test_seen_ids_answers_as_a_dict_would(keys: list[int]) -> None:
     assert len(seen) == len(reference)
 
 
+@pytest.mark.parametrize("capacity", [0, 3, 12, -4])
+def test_seen_ids_capacity_is_a_power_of_two(capacity: int) -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        SeenIds(capacity)
+
+
 def test_seen_ids_are_not_piled_on_one_slot_by_chosen_ids() -> None:
     """Ids that agree in every bit a plain hash would use (equal low halves, equal
     low XOR high, or one Python ``hash`` as integers, which is what piled the

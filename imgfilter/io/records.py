@@ -1216,13 +1216,17 @@ class SeenIds:
     """The ids met so far in a stream, each with the number of the record that
     had it first: an open-addressing hash table over three arrays (the id's two
     64-bit halves and the record number: 20 bytes a slot, at most three
-    quarters full, so 27-53 bytes an id) -- a dict of ints takes about 115.  Ids are UUIDs, kept whole as their 128-bit
-    numbers (their canonical lowercase text and the number are one-to-one), so
-    no two ids are ever confused: the hash only picks where to look."""
+    quarters full, so 27-53 bytes an id) -- a dict of ints takes about 115.
+    Ids are UUIDs, kept whole as their 128-bit numbers (their canonical
+    lowercase text and the number are one-to-one), so no two ids are ever
+    confused: the hash only picks where to look.  ``capacity``: the initial
+    number of slots, a power of two (the table doubles as it fills)."""
 
     _MASK = (1 << 64) - 1
 
     def __init__(self, capacity: int = 1 << 12) -> None:
+        if capacity < 1 or capacity & (capacity - 1):
+            raise ValueError(f"capacity must be a power of two, not {capacity}")
         self._size = 0
         self._alloc(capacity)
 
