@@ -174,8 +174,10 @@ def test_missing_tables_are_a_database_error() -> None:
 
 def test_load_distributed_without_citus_is_a_clear_error(tmp_path: Path) -> None:
     catalog = Catalog.from_records(RECORDS)
-    with sqlite3.connect(tmp_path / "x.db") as conn, pytest.raises(db.DatabaseError, match="PostgreSQL"):
-        db.load_images(conn, catalog.images, distributed=True)
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        with pytest.raises(db.DatabaseError, match="PostgreSQL"):
+            db.load_images(conn, catalog.images, distributed=True)
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)  # no tables left
     with isolated("postgresql") as conn:
         cur = conn.cursor()
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
@@ -184,7 +186,9 @@ def test_load_distributed_without_citus_is_a_clear_error(tmp_path: Path) -> None
         conn.rollback()
         with pytest.raises(db.DatabaseError, match="no citus extension"):
             db.load_images(conn, catalog.images, distributed=True, shards=4)
-        db.create_indexes(conn)  # the tables created before the refusal stay usable, and empty
+        with pytest.raises(db.DatabaseError, match="no imgfilter catalog"):  # the tables it made are gone
+            db.run(conn, "")
+        db.create_schema(conn)  # tables made without --distributed
         with pytest.raises(db.DatabaseError, match="exists and is not distributed"):
             db.load_images(conn, catalog.images, distributed=True)
         assert db.run(conn, "").ids == []

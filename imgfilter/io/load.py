@@ -343,7 +343,11 @@ def load_images(conn: Connection, images: Iterable[Image], *, mode: Mode = "inse
     if create:
         fresh = create_tables(conn, d, schema)
         if fresh and distributed:
-            citus.distribute(conn, schema, shards)
+            try:
+                citus.distribute(conn, schema, shards)
+            except BaseException:
+                _drop(conn, d.tuple_cursor(conn), d, schema, emptied=False)  # as it was found
+                raise
         if not fresh:
             create_indexes(conn, d, schema)
     if distributed and not fresh and citus.shard_count(conn, schema) is None:
