@@ -111,8 +111,8 @@ def test_a_failing_server_is_a_database_error_and_rolled_back() -> None:
         cur = conn.cursor()
         with pytest.raises(psycopg.errors.DivisionByZero):
             cur.execute("SELECT 1/0")  # the transaction is aborted: every statement fails until a rollback
-        with pytest.raises(db.DatabaseError, match="distributing the tables failed, nothing was distributed: "
-                                                   ".*transaction is aborted"):
+        with pytest.raises(db.DatabaseError, match=r"distributing the tables failed, nothing was distributed: "
+                                                   r".*transaction is aborted"):
             distribute(conn, shards=4)
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         cur.execute("SELECT 1")  # usable again
