@@ -4,6 +4,7 @@ loaders (a catalog, a records file, a Parquet file) and their checks."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,32 @@ def test_parquet_round_trip_keeps_every_row(tmp_path: Path) -> None:
         opened.close()
 
 
+def test_parquet_side_lists_are_sorted(tmp_path: Path) -> None:
+    """The same catalog always gives the same file: each image's tags, members
+    and properties in the order of their columns (key, then value)."""
+    catalog = Catalog.from_records([
+        rec(1, tags=["b=1", "a=2", "a=1", "c=1"], visibility="shared",
+            members=[{"member_id": "q", "status": "pending"}, {"member_id": "p", "status": "accepted"}]),
+        rec(2, tags=["z=0", "y=0"], x_prop="1", a_prop="2")])
+    path = tmp_path / "catalog.parquet"
+    D.export_parquet(catalog, path)
+    conn = duckdb.connect()
+    try:
+        got = conn.execute("SELECT id, tags, members FROM read_parquet(?) ORDER BY id", [str(path)]).fetchall()
+    finally:
+        conn.close()
+    tags = [[(t["key"], t["value"]) for t in row[1]] for row in got]
+    assert tags == [[("a", "1"), ("a", "2"), ("b", "1"), ("c", "1")], [("y", "0"), ("z", "0")]]
+    assert [m["member_id"] for m in got[0][2]] == ["p", "q"]
+
+
+def test_the_layout_and_in_memory_sources_write_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert D.layout()["id"] == "VARCHAR"
+    TARGET.close(TARGET.load(CATALOG))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_parquet_layout_is_documented_in_code() -> None:
     columns = D.layout()
     assert list(columns)[:2] == ["id", "name"] and columns["created_at"] == "TIMESTAMP"
@@ -266,34 +293,52 @@ def write_parquet(path: Path, select: str) -> Path:
     return path
 
 
-BAD_PARQUET = [
-    ("SELECT * EXCLUDE (name) FROM f", "column name \\(VARCHAR\\) is missing"),
-    ("SELECT *, 1 AS extra FROM f", "unknown column extra"),
-    ("SELECT * REPLACE (CAST(size AS VARCHAR) AS size) FROM f", "column size \\(BIGINT\\) is VARCHAR"),
-    ("SELECT * REPLACE ('A' || substr(id, 2) AS id) FROM f", "lowercase UUID"),
-    ("SELECT * REPLACE ('x' || substr(id, 2) AS id) FROM f", "lowercase UUID"),
-    ("SELECT * REPLACE (NULL::VARCHAR AS id) FROM f", "no id"),
-    ("SELECT * FROM f UNION ALL SELECT * FROM f", "duplicate id"),
-    ("SELECT * REPLACE (upper(enterprise_project_id) AS enterprise_project_id) FROM f", "lowercase"),
-    ("SELECT * REPLACE (NULL::VARCHAR AS architecture) FROM f", "architecture"),
-    ("SELECT * REPLACE (repeat('x', 256) AS name) FROM f", "longer than 255"),
-    ("SELECT * REPLACE (TIMESTAMP '0999-01-01' AS created_at) FROM f", "outside the years"),
-    ("SELECT * REPLACE ('[1]' AS record) FROM f", "JSON object"),
+LAYOUT = "not in imgfilter's Parquet layout: "
+JSON_OBJECT = "is not the image's response form as a JSON object"
+ANY_ID = "00000000-0000-4000-8000-[0-9]{12}"  # an image of the catalog
+# (the change, the message in full, the field and the image id named: regexes, or None when not named)
+BAD_PARQUET: list[tuple[str, str, str | None, str | None]] = [
+    ("SELECT * EXCLUDE (name) FROM f", LAYOUT + "column name \\(VARCHAR\\) is missing", None, None),
+    ("SELECT *, 1 AS extra FROM f", LAYOUT + "unknown column extra", None, None),
+    ("SELECT * EXCLUDE (name), 1 AS extra FROM f",
+     LAYOUT + "column name \\(VARCHAR\\) is missing; unknown column extra", None, None),
+    ("SELECT * REPLACE (CAST(size AS VARCHAR) AS size) FROM f", LAYOUT + "column size \\(BIGINT\\) is VARCHAR",
+     None, None),
+    ("SELECT * REPLACE ('A' || substr(id, 2) AS id) FROM f", "is not a lowercase UUID", "id", "A" + ANY_ID[1:]),
+    ("SELECT * REPLACE ('x' || substr(id, 2) AS id) FROM f", "is not a lowercase UUID", "id", "x" + ANY_ID[1:]),
+    ("SELECT * REPLACE (NULL::VARCHAR AS id) FROM f", "an image has no id", "id", None),
+    ("SELECT * FROM f UNION ALL SELECT * FROM f", "duplicate id", "id", ANY_ID),
+    ("SELECT * REPLACE (upper(enterprise_project_id) AS enterprise_project_id) FROM f", "is not in lowercase",
+     "enterprise_project_id", ANY_ID),
+    ("SELECT * REPLACE (NULL::VARCHAR AS architecture) FROM f", "is missing \\(a validated record always has one\\)",
+     "architecture", ANY_ID),
+    ("SELECT * REPLACE (repeat('x', 256) AS name) FROM f", "is longer than 255 characters", "name", ANY_ID),
+    ("SELECT * REPLACE (TIMESTAMP '0999-01-01' AS created_at) FROM f", "is outside the years 1000 to 9999 \\(UTC\\)",
+     "created_at", ANY_ID),
+    ("SELECT * REPLACE ('[1]' AS record) FROM f", JSON_OBJECT, "record", ANY_ID),
     ("SELECT * REPLACE (replace(record, id, '00000000-0000-4000-8000-999999999999') AS record) FROM f",
-     "JSON object"),
-    ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'maybe'}] AS members) FROM f", "status"),
+     JSON_OBJECT, "record", ANY_ID),
+    ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'maybe'}] AS members) FROM f",
+     "a member without an id or with a status other than accepted, rejected, pending", "members", ANY_ID),
     ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'pending'}, {'member_id': 'p', 'status': 'accepted'}] "
-     "AS members) FROM f", "not a catalog"),
-    ("SELECT * REPLACE ([{'key': 'k', 'value': NULL::VARCHAR}] AS tags) FROM f", "missing value"),
+     "AS members) FROM f", "not a catalog: .*", None, None),
+    ("SELECT * REPLACE ([{'key': 'k', 'value': NULL::VARCHAR}] AS tags) FROM f",
+     "an entry with a missing value \\(key, value\\)", "tags", ANY_ID),
 ]
 
 
-@pytest.mark.parametrize(("select", "message"), BAD_PARQUET)
-def test_a_parquet_file_not_in_the_layout_is_a_record_error(tmp_path: Path, select: str, message: str) -> None:
+@pytest.mark.parametrize(("select", "message", "field", "image_id"), BAD_PARQUET)
+def test_a_parquet_file_not_in_the_layout_is_a_record_error(tmp_path: Path, select: str, message: str,
+                                                            field: str | None, image_id: str | None) -> None:
     path = write_parquet(tmp_path / "bad.parquet", select)
-    with pytest.raises(RecordError, match=message) as e:
+    with pytest.raises(RecordError) as e:
         TARGET.open_file(path)
-    assert str(path) in str(e.value)
+    assert re.fullmatch(message, e.value.message), e.value.message
+    assert (e.value.position, e.value.field) == (str(path), field)
+    if image_id is None:
+        assert e.value.image_id is None
+    else:
+        assert re.fullmatch(image_id, e.value.image_id or ""), e.value.image_id
 
 
 def test_unreadable_files_are_record_errors(tmp_path: Path) -> None:
@@ -301,8 +346,9 @@ def test_unreadable_files_are_record_errors(tmp_path: Path) -> None:
         TARGET.open_file(tmp_path / "missing.parquet")
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
-    with pytest.raises(RecordError, match="cannot read as Parquet"):
+    with pytest.raises(RecordError, match=r"cannot read as Parquet: .*magic bytes") as e:
         TARGET.open_file(broken)
+    assert e.value.position == str(broken)
 
 
 def test_bundled_source_holds_the_sample_catalog() -> None:
