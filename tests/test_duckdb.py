@@ -321,7 +321,7 @@ BAD_PARQUET: list[tuple[str, str, str | None, str | None]] = [
     ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'maybe'}] AS members) FROM f",
      "a member without an id or with a status other than accepted, rejected, pending", "members", ANY_ID),
     ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'pending'}, {'member_id': 'p', 'status': 'accepted'}] "
-     "AS members) FROM f", "not a catalog: .*", None, None),
+     "AS members) FROM f", "not a catalog: Constraint Error: .*", None, None),
     ("SELECT * REPLACE ([{'key': 'k', 'value': NULL::VARCHAR}] AS tags) FROM f",
      "an entry with a missing value \\(key, value\\)", "tags", ANY_ID),
 ]
@@ -342,8 +342,9 @@ def test_a_parquet_file_not_in_the_layout_is_a_record_error(tmp_path: Path, sele
 
 
 def test_unreadable_files_are_record_errors(tmp_path: Path) -> None:
-    with pytest.raises(RecordError, match="cannot read"):
+    with pytest.raises(RecordError, match="cannot read: .*No such file") as e:
         TARGET.open_file(tmp_path / "missing.parquet")
+    assert e.value.position == str(tmp_path / "missing.parquet")
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(RecordError, match=r"cannot read as Parquet: .*magic bytes") as e:
