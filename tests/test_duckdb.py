@@ -19,6 +19,7 @@ import imgfilter  # noqa: E402
 from imgfilter import Context, QueryError, targets  # noqa: E402
 from imgfilter.db.connect import DatabaseError  # noqa: E402
 from imgfilter.db.dialects import DUCKDB  # noqa: E402
+from imgfilter.db.schema import Schema  # noqa: E402
 from imgfilter.io.catalog import bundled  # noqa: E402
 from imgfilter.io.records import Catalog, RecordError  # noqa: E402
 from imgfilter.result import Page  # noqa: E402
@@ -250,6 +251,17 @@ def test_the_layout_and_in_memory_sources_write_no_file(tmp_path: Path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_catalog_loads_into_the_tables_of_its_schema() -> None:
+    mine = Schema(images="vm_images", tags="vm_tags", members="vm_members", properties="vm_props")
+    conn = D.connect_catalog(CATALOG, mine)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert tables == {"vm_images", "vm_tags", "vm_members", "vm_props"}
+        assert conn.execute("SELECT count(*) FROM vm_images").fetchone() == (len(CATALOG),)
+    finally:
+        conn.close()
+
+
 def test_parquet_layout_is_documented_in_code() -> None:
     columns = D.layout()
     assert list(columns)[:2] == ["id", "name"] and columns["created_at"] == "TIMESTAMP"
@@ -342,7 +354,7 @@ def test_a_parquet_file_not_in_the_layout_is_a_record_error(tmp_path: Path, sele
 
 
 def test_unreadable_files_are_record_errors(tmp_path: Path) -> None:
-    with pytest.raises(RecordError, match="cannot read: .*No such file") as e:
+    with pytest.raises(RecordError, match=r"cannot read: .*No such file") as e:
         TARGET.open_file(tmp_path / "missing.parquet")
     assert e.value.position == str(tmp_path / "missing.parquet")
     broken = tmp_path / "broken.parquet"
