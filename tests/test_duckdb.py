@@ -195,6 +195,13 @@ def test_a_collation_that_ignores_case_is_refused() -> None:
         conn.close()
 
 
+def test_a_page_on_a_closed_source_is_a_database_error() -> None:
+    conn = TARGET.load(CATALOG)
+    TARGET.close(conn)
+    with pytest.raises(DatabaseError, match=r"^DuckDB: .*closed"):
+        TARGET.page(conn, imgfilter.check("limit=1"))
+
+
 def test_no_secondary_index_is_built() -> None:
     conn = TARGET.load(CATALOG)
     try:
