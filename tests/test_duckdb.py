@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,24 @@ def test_a_collation_that_ignores_case_is_refused() -> None:
             TARGET.page(conn, imgfilter.check("name=Shared+One"))
     finally:
         conn.close()
+
+
+def test_times_compare_in_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # DuckDB's session zone follows it
+    time.tzset()
+    try:
+        conn = TARGET.load(CATALOG)
+        try:
+            for query in ("created_at=eq:2018-09-06T14:03:27Z", "updated_at=gte:2018-09-06T15:17:33Z&sort_key=name",
+                          "created_at=lt:2018-09-06T14:03:28Z"):
+                checked = imgfilter.check(query)
+                expected = MEMORY.page(CATALOG, checked)
+                assert expected.ids and TARGET.page(conn, checked) == expected, query
+        finally:
+            conn.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_a_page_on_a_closed_source_is_a_database_error() -> None:
