@@ -402,6 +402,13 @@ def test_bundled_source_holds_the_sample_catalog() -> None:
 def test_records_are_stored_as_the_response_form_text(source: Any) -> None:
     stored = dict(source.execute("SELECT id, record FROM images").fetchall())
     assert stored == {img.id: json.dumps(img.wire, ensure_ascii=True) for img in CATALOG.images}
+    accented = Catalog.from_records([rec(1, name="Débian ☃", tags=["clé=valeur"])])
+    conn = TARGET.load(accented)
+    try:
+        assert conn.execute("SELECT record FROM images").fetchall() == [
+            (json.dumps(accented.images[0].wire, ensure_ascii=True),)]  # the same text as the SQL loader's
+    finally:
+        conn.close()
 
 
 # ---- the command line ------------------------------------------------------------------------
