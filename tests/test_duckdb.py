@@ -402,6 +402,9 @@ def test_bundled_source_holds_the_sample_catalog() -> None:
 def test_records_are_stored_as_the_response_form_text(source: Any) -> None:
     stored = dict(source.execute("SELECT id, record FROM images").fetchall())
     assert stored == {img.id: json.dumps(img.wire, ensure_ascii=True) for img in CATALOG.images}
+
+
+def test_non_ascii_text_is_stored_as_the_sql_loaders_ascii_json() -> None:
     accented = Catalog.from_records([rec(1, name="Débian ☃", tags=["clé=valeur"])])
     conn = TARGET.load(accented)
     try:
