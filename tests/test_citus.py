@@ -70,6 +70,12 @@ def test_a_bad_shard_count_is_a_value_error(shards: Any) -> None:
         distribute(sqlite3.connect(":memory:"), shards=shards)
 
 
+@pytest.mark.parametrize("shards", [1, 64_000])
+def test_the_shard_count_bounds_are_accepted(shards: int) -> None:
+    images, *_ = distribute_statements(DEFAULT_SCHEMA, shards)
+    assert images.params[-1] == shards
+
+
 def test_distributing_sqlite_tables_is_refused() -> None:
     conn = sqlite3.connect(":memory:")
     db.create_schema(conn)
@@ -80,6 +86,8 @@ def test_distributing_sqlite_tables_is_refused() -> None:
 
 def test_a_server_without_citus_is_a_database_error() -> None:
     with isolated("postgresql") as conn:
+        import psycopg
+
         cur = conn.cursor()
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
         if cur.fetchone() is not None:
@@ -88,11 +96,27 @@ def test_a_server_without_citus_is_a_database_error() -> None:
         db.create_schema(conn)
         with pytest.raises(db.DatabaseError, match=r"no citus extension.*CREATE EXTENSION citus"):
             distribute(conn, shards=4)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no transaction left open
         assert shard_count(conn) is None
         # the connection is usable afterwards: nothing was left half done
         db.load_catalog(conn, Catalog.from_records(RECORDS), create=False)
         assert db.run(conn, "sort_key=name&limit=3").ids == imgfilter.run(
             "sort_key=name&limit=3", Catalog.from_records(RECORDS)).ids
+
+
+def test_a_failing_server_is_a_database_error_and_rolled_back() -> None:
+    with isolated("postgresql") as conn:
+        import psycopg
+
+        cur = conn.cursor()
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            cur.execute("SELECT 1/0")  # the transaction is aborted: every statement fails until a rollback
+        with pytest.raises(db.DatabaseError, match=r"distributing the tables failed, nothing was distributed: "
+                                                   r".*transaction is aborted"):
+            distribute(conn, shards=4)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        cur.execute("SELECT 1")  # usable again
+        assert cur.fetchone() == (1,)
 
 
 # --- on a Citus cluster (IMGFILTER_TEST_CITUS_URL) -------------------------------------------

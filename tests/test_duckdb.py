@@ -4,6 +4,8 @@ loaders (a catalog, a records file, a Parquet file) and their checks."""
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import imgfilter  # noqa: E402
 from imgfilter import Context, QueryError, targets  # noqa: E402
 from imgfilter.db.connect import DatabaseError  # noqa: E402
 from imgfilter.db.dialects import DUCKDB  # noqa: E402
+from imgfilter.db.schema import Schema  # noqa: E402
 from imgfilter.io.catalog import bundled  # noqa: E402
 from imgfilter.io.records import Catalog, RecordError  # noqa: E402
 from imgfilter.result import Page  # noqa: E402
@@ -193,6 +196,31 @@ def test_a_collation_that_ignores_case_is_refused() -> None:
         conn.close()
 
 
+def test_times_compare_in_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # DuckDB's session zone follows it
+    time.tzset()
+    try:
+        conn = TARGET.load(CATALOG)
+        try:
+            for query in ("created_at=eq:2018-09-06T14:03:27Z", "updated_at=gte:2018-09-06T15:17:33Z&sort_key=name",
+                          "created_at=lt:2018-09-06T14:03:28Z"):
+                checked = imgfilter.check(query)
+                expected = MEMORY.page(CATALOG, checked)
+                assert expected.ids and TARGET.page(conn, checked) == expected, query
+        finally:
+            conn.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_page_on_a_closed_source_is_a_database_error() -> None:
+    conn = TARGET.load(CATALOG)
+    TARGET.close(conn)
+    with pytest.raises(DatabaseError, match=r"^DuckDB: .*closed"):
+        TARGET.page(conn, imgfilter.check("limit=1"))
+
+
 def test_no_secondary_index_is_built() -> None:
     conn = TARGET.load(CATALOG)
     try:
@@ -221,6 +249,43 @@ def test_parquet_round_trip_keeps_every_row(tmp_path: Path) -> None:
     finally:
         loaded.close()
         opened.close()
+
+
+def test_parquet_side_lists_are_sorted(tmp_path: Path) -> None:
+    """The same catalog always gives the same file: each image's tags, members
+    and properties in the order of their columns (key, then value)."""
+    catalog = Catalog.from_records([
+        rec(1, tags=["b=1", "a=2", "a=1", "c=1"], visibility="shared",
+            members=[{"member_id": "q", "status": "pending"}, {"member_id": "p", "status": "accepted"}]),
+        rec(2, tags=["z=0", "y=0"], x_prop="1", a_prop="2")])
+    path = tmp_path / "catalog.parquet"
+    D.export_parquet(catalog, path)
+    conn = duckdb.connect()
+    try:
+        got = conn.execute("SELECT id, tags, members FROM read_parquet(?) ORDER BY id", [str(path)]).fetchall()
+    finally:
+        conn.close()
+    tags = [[(t["key"], t["value"]) for t in row[1]] for row in got]
+    assert tags == [[("a", "1"), ("a", "2"), ("b", "1"), ("c", "1")], [("y", "0"), ("z", "0")]]
+    assert [m["member_id"] for m in got[0][2]] == ["p", "q"]
+
+
+def test_the_layout_and_in_memory_sources_write_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert D.layout()["id"] == "VARCHAR"
+    TARGET.close(TARGET.load(CATALOG))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_catalog_loads_into_the_tables_of_its_schema() -> None:
+    mine = Schema(images="vm_images", tags="vm_tags", members="vm_members", properties="vm_props")
+    conn = D.connect_catalog(CATALOG, mine)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert tables == {"vm_images", "vm_tags", "vm_members", "vm_props"}
+        assert conn.execute("SELECT count(*) FROM vm_images").fetchone() == (len(CATALOG),)
+    finally:
+        conn.close()
 
 
 def test_parquet_layout_is_documented_in_code() -> None:
@@ -266,43 +331,63 @@ def write_parquet(path: Path, select: str) -> Path:
     return path
 
 
-BAD_PARQUET = [
-    ("SELECT * EXCLUDE (name) FROM f", "column name \\(VARCHAR\\) is missing"),
-    ("SELECT *, 1 AS extra FROM f", "unknown column extra"),
-    ("SELECT * REPLACE (CAST(size AS VARCHAR) AS size) FROM f", "column size \\(BIGINT\\) is VARCHAR"),
-    ("SELECT * REPLACE ('A' || substr(id, 2) AS id) FROM f", "lowercase UUID"),
-    ("SELECT * REPLACE ('x' || substr(id, 2) AS id) FROM f", "lowercase UUID"),
-    ("SELECT * REPLACE (NULL::VARCHAR AS id) FROM f", "no id"),
-    ("SELECT * FROM f UNION ALL SELECT * FROM f", "duplicate id"),
-    ("SELECT * REPLACE (upper(enterprise_project_id) AS enterprise_project_id) FROM f", "lowercase"),
-    ("SELECT * REPLACE (NULL::VARCHAR AS architecture) FROM f", "architecture"),
-    ("SELECT * REPLACE (repeat('x', 256) AS name) FROM f", "longer than 255"),
-    ("SELECT * REPLACE (TIMESTAMP '0999-01-01' AS created_at) FROM f", "outside the years"),
-    ("SELECT * REPLACE ('[1]' AS record) FROM f", "JSON object"),
+LAYOUT = "not in imgfilter's Parquet layout: "
+JSON_OBJECT = "is not the image's response form as a JSON object"
+ANY_ID = "00000000-0000-4000-8000-[0-9]{12}"  # an image of the catalog
+# (the change, the message in full, the field and the image id named: regexes, or None when not named)
+BAD_PARQUET: list[tuple[str, str, str | None, str | None]] = [
+    ("SELECT * EXCLUDE (name) FROM f", LAYOUT + "column name \\(VARCHAR\\) is missing", None, None),
+    ("SELECT *, 1 AS extra FROM f", LAYOUT + "unknown column extra", None, None),
+    ("SELECT * EXCLUDE (name), 1 AS extra FROM f",
+     LAYOUT + "column name \\(VARCHAR\\) is missing; unknown column extra", None, None),
+    ("SELECT * REPLACE (CAST(size AS VARCHAR) AS size) FROM f", LAYOUT + "column size \\(BIGINT\\) is VARCHAR",
+     None, None),
+    ("SELECT * REPLACE ('A' || substr(id, 2) AS id) FROM f", "is not a lowercase UUID", "id", "A" + ANY_ID[1:]),
+    ("SELECT * REPLACE ('x' || substr(id, 2) AS id) FROM f", "is not a lowercase UUID", "id", "x" + ANY_ID[1:]),
+    ("SELECT * REPLACE (NULL::VARCHAR AS id) FROM f", "an image has no id", "id", None),
+    ("SELECT * FROM f UNION ALL SELECT * FROM f", "duplicate id", "id", ANY_ID),
+    ("SELECT * REPLACE (upper(enterprise_project_id) AS enterprise_project_id) FROM f", "is not in lowercase",
+     "enterprise_project_id", ANY_ID),
+    ("SELECT * REPLACE (NULL::VARCHAR AS architecture) FROM f", "is missing \\(a validated record always has one\\)",
+     "architecture", ANY_ID),
+    ("SELECT * REPLACE (repeat('x', 256) AS name) FROM f", "is longer than 255 characters", "name", ANY_ID),
+    ("SELECT * REPLACE (TIMESTAMP '0999-01-01' AS created_at) FROM f", "is outside the years 1000 to 9999 \\(UTC\\)",
+     "created_at", ANY_ID),
+    ("SELECT * REPLACE ('[1]' AS record) FROM f", JSON_OBJECT, "record", ANY_ID),
     ("SELECT * REPLACE (replace(record, id, '00000000-0000-4000-8000-999999999999') AS record) FROM f",
-     "JSON object"),
-    ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'maybe'}] AS members) FROM f", "status"),
+     JSON_OBJECT, "record", ANY_ID),
+    ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'maybe'}] AS members) FROM f",
+     "a member without an id or with a status other than accepted, rejected, pending", "members", ANY_ID),
     ("SELECT * REPLACE ([{'member_id': 'p', 'status': 'pending'}, {'member_id': 'p', 'status': 'accepted'}] "
-     "AS members) FROM f", "not a catalog"),
-    ("SELECT * REPLACE ([{'key': 'k', 'value': NULL::VARCHAR}] AS tags) FROM f", "missing value"),
+     "AS members) FROM f", "not a catalog: Constraint Error: .*", None, None),
+    ("SELECT * REPLACE ([{'key': 'k', 'value': NULL::VARCHAR}] AS tags) FROM f",
+     "an entry with a missing value \\(key, value\\)", "tags", ANY_ID),
 ]
 
 
-@pytest.mark.parametrize(("select", "message"), BAD_PARQUET)
-def test_a_parquet_file_not_in_the_layout_is_a_record_error(tmp_path: Path, select: str, message: str) -> None:
+@pytest.mark.parametrize(("select", "message", "field", "image_id"), BAD_PARQUET)
+def test_a_parquet_file_not_in_the_layout_is_a_record_error(tmp_path: Path, select: str, message: str,
+                                                            field: str | None, image_id: str | None) -> None:
     path = write_parquet(tmp_path / "bad.parquet", select)
-    with pytest.raises(RecordError, match=message) as e:
+    with pytest.raises(RecordError) as e:
         TARGET.open_file(path)
-    assert str(path) in str(e.value)
+    assert re.fullmatch(message, e.value.message), e.value.message
+    assert (e.value.position, e.value.field) == (str(path), field)
+    if image_id is None:
+        assert e.value.image_id is None
+    else:
+        assert re.fullmatch(image_id, e.value.image_id or ""), e.value.image_id
 
 
 def test_unreadable_files_are_record_errors(tmp_path: Path) -> None:
-    with pytest.raises(RecordError, match="cannot read"):
+    with pytest.raises(RecordError, match=r"cannot read: .*No such file") as e:
         TARGET.open_file(tmp_path / "missing.parquet")
+    assert e.value.position == str(tmp_path / "missing.parquet")
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
-    with pytest.raises(RecordError, match="cannot read as Parquet"):
+    with pytest.raises(RecordError, match=r"cannot read as Parquet: .*magic bytes") as e:
         TARGET.open_file(broken)
+    assert e.value.position == str(broken)
 
 
 def test_bundled_source_holds_the_sample_catalog() -> None:
@@ -317,6 +402,16 @@ def test_bundled_source_holds_the_sample_catalog() -> None:
 def test_records_are_stored_as_the_response_form_text(source: Any) -> None:
     stored = dict(source.execute("SELECT id, record FROM images").fetchall())
     assert stored == {img.id: json.dumps(img.wire, ensure_ascii=True) for img in CATALOG.images}
+
+
+def test_non_ascii_text_is_stored_as_the_sql_loaders_ascii_json() -> None:
+    accented = Catalog.from_records([rec(1, name="Débian ☃", tags=["clé=valeur"])])
+    conn = TARGET.load(accented)
+    try:
+        assert conn.execute("SELECT record FROM images").fetchall() == [
+            (json.dumps(accented.images[0].wire, ensure_ascii=True),)]  # the same text as the SQL loader's
+    finally:
+        conn.close()
 
 
 # ---- the command line ------------------------------------------------------------------------

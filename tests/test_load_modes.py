@@ -12,7 +12,7 @@ import pytest
 import imgfilter
 from imgfilter import Context, Options, db
 from imgfilter.db.dialects import DIALECTS
-from imgfilter.db.schema import DEFAULT_SCHEMA, index_statements
+from imgfilter.db.schema import DEFAULT_SCHEMA, Schema, index_statements
 from imgfilter.io.catalog import generate
 from imgfilter.io.records import Catalog, Image, RecordError, normalize
 
@@ -139,6 +139,46 @@ def test_delete_images_removes_them_and_their_side_rows(engine: str) -> None:
         agrees(conn, [r for r in RECORDS if r["id"] not in (uid(1), uid(4))])
         assert side_rows(conn, uid(1))["tags"] == 0 and side_rows(conn, uid(4))["members"] == 0
         assert db.delete_images(conn, []) == 0
+        assert db.delete_images(conn, [uid(1), uid(99)]) == 0  # none of them there (any more)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_delete_images_counts_every_image_deleted_however_many(engine: str) -> None:
+    with isolated(engine) as conn:
+        records = generate(1234)
+        db.load_images(conn, images(records))
+        ids = [r["id"] for r in records]
+        assert db.delete_images(conn, [*ids[:1100], uid(99)]) == 1100
+        assert sorted(db.run(conn, "sort_key=id").ids) == sorted(ids[1100:])
+
+
+def test_create_schema_makes_the_tables_and_indexes_of_its_schema() -> None:
+    mine = Schema(images="vm_images", tags="vm_tags", members="vm_members", properties="vm_props")
+    with isolated("sqlite") as conn:
+        db.create_schema(conn, schema=mine)
+        made = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index') "
+                                 "AND name NOT LIKE 'sqlite_%'").fetchall())
+        assert made == {**{t: t for t in ("vm_images", "vm_tags", "vm_members", "vm_props")},
+                        **{name: table for name, table, _ in mine.indexes()}}
+
+
+def test_delete_images_on_a_schema_of_other_names() -> None:
+    mine = Schema(images="vm_images", tags="vm_tags", members="vm_members", properties="vm_props")
+    with isolated("sqlite") as conn:
+        db.load_images(conn, images(RECORDS), schema=mine)
+        assert db.delete_images(conn, [uid(1), uid(2)], schema=mine) == 2
+        assert uid(1) not in db.run(conn, "", schema=mine).ids
+
+
+def test_a_delete_that_fails_deletes_nothing() -> None:
+    with isolated("sqlite") as conn:
+        db.load_images(conn, images(RECORDS))
+        conn.execute("CREATE TRIGGER keep BEFORE DELETE ON images BEGIN SELECT RAISE(ABORT, 'kept'); END")
+        conn.commit()
+        with pytest.raises(db.DatabaseError, match="delete failed, nothing was deleted: kept"):
+            db.delete_images(conn, [uid(1)])
+        assert not conn.in_transaction
+        assert side_rows(conn, uid(1))["tags"] == 2  # the side rows deleted before the failure are back
 
 
 def test_the_source_is_read_once_in_batches_without_its_length() -> None:
