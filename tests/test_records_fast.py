@@ -558,6 +558,19 @@ def test_normalize_agrees_with_the_reference(record: Any) -> None:
     assert_normalize_agrees(record)
 
 
+@given(varied_record())
+@settings(max_examples=max(1000, _PROFILE_EXAMPLES))
+def test_the_exact_path_alone_agrees_with_the_reference(record: Any) -> None:
+    """Every record read by ``_normalize_exact`` (the path of unusual records and
+    of every error), not only those the common path turns away: its response
+    form, flags and errors are the reference's."""
+    def unusual(record: Any) -> Image:
+        raise records._Unusual
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(records, "_normalize_plain", unusual)
+        assert_normalize_agrees(record)
+
+
 def test_normalize_agrees_on_every_catalog_record() -> None:
     for record in [*API_EXAMPLE, *generate()]:
         assert_normalize_agrees(record)

@@ -89,7 +89,10 @@ def assert_same(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(records, "_CHUNK", chunk)
     new = outcome_of(lambda: stream(io.StringIO(text)))
     if new[0] == "error" and new[1][3] in DOCUMENTED:
-        assert reference(text) != new
+        ref = reference(text)
+        assert ref != new
+        # what the whole-text reader says of line 1 (an error there) is what the stream says
+        assert new[1][3] == DOCUMENTED[1] or not (ref[0] == "error" and ref[1][0] == "line 1"), (text[:300], chunk)
         return
     assert new == reference(text), (text[:300], chunk)
 
@@ -184,6 +187,32 @@ def test_edge_texts(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> N
     assert_same(text, chunk, monkeypatch)
 
 
+@pytest.mark.parametrize("chunk", [1, 100, 1 << 20])
+@pytest.mark.parametrize("text", [
+    "[" + "9" * 10_000 + "]",  # too long to read: cut by a chunk when first seen
+    "[[" + "9" * 4300 + ", " + "9" * 10_000 + "]]",  # the longest number allowed, then one too long
+    "[" + "9" * 5000,  # the text ends inside it
+    "[1, " + "9" * 4301 + "]",
+])
+def test_numbers_too_long_to_read_are_counted_whole(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error counts the number's digits in the whole text, not those of one chunk."""
+    assert reference(text)[0] == "error"
+    assert_same(text, chunk, monkeypatch)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
+@pytest.mark.parametrize("text", ["\n[1,}", "\n\n[1,\n}", " \n[1,}", "\n{\"a\": 1 \"b\"}", "[\n1,\n\n}"])
+def test_syntax_errors_name_line_and_column_of_the_whole_text(
+        text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "_CHUNK", chunk)
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        assert (info.value.position, info.value.message) == (f"line {e.lineno} column {e.colno}", f"not JSON: {e.msg}")
+
+
 def test_a_syntax_error_after_a_bad_record_is_the_error_given(monkeypatch: pytest.MonkeyPatch) -> None:
     """A document's own error comes first, as when the whole text is read first."""
     text = json.dumps([{"id": "bad"}, *generate(300)]) + "]"
@@ -221,6 +250,64 @@ def test_documented_differences(monkeypatch: pytest.MonkeyPatch) -> None:
         list(stream(io.StringIO(doc + "\n" + json.dumps(RECORDS[1]))))
     assert info.value.message == "a saved response ({\"images\": [...]}) is followed by more text"
     assert reference(doc + "\n" + json.dumps(RECORDS[1]))[0] == "images"  # read whole: two records
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+@pytest.mark.parametrize("head", ["", " \t", "\r"])
+@pytest.mark.parametrize("pretty", [False, True])
+def test_a_saved_response_followed_by_more_text(head: str, pretty: bool, chunk: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Line 1 is read as JSON Lines would read it: its error, else the documented refusal at line 1."""
+    monkeypatch.setattr(records, "_CHUNK", chunk)
+    body = json.dumps({"images": [RECORDS[0]], "next": None}, indent=1 if pretty else None)
+    text = head + body + "\n" + json.dumps(RECORDS[1]) + "\n"
+    line1 = text.partition("\n")[0]
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    got = (info.value.position, info.value.image_id, info.value.field, info.value.message)
+    if pretty and not head.strip(" \t\r"):  # line 1 is "{" (after blanks): not JSON
+        assert got == ("line 1", None, None, "not JSON: Expecting property name enclosed in double quotes")
+    else:  # line 1 is the whole response: a record without an id
+        assert got == ("line 1", None, "id", "missing")
+    assert reference(text)[1] == got
+    assert line1.strip()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+def test_a_bad_first_record_of_a_saved_response_followed_by_more_text(
+        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream reads on past a bad record to find the document's own error; when the
+    document turns out to be JSON Lines, line 1's error is that error, as read whole
+    (the stream gave the documented refusal instead)."""
+    monkeypatch.setattr(records, "_CHUNK", chunk)
+    text = json.dumps({"images": [{"id": "bad"}, RECORDS[0]]}) + "\n" + json.dumps(RECORDS[1])
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    assert (info.value.position, info.value.image_id, info.value.field, info.value.message) == (
+        "line 1", None, "id", "missing")
+    assert reference(text)[1] == ("line 1", None, "id", "missing")
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+@pytest.mark.parametrize("line1", ["", "   ", "\t\r"])
+def test_a_saved_response_after_a_blank_line_or_a_long_line_1_is_refused(
+        line1: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "_CHUNK", chunk)
+    refusal = ("line 1", None, None, "a saved response ({\"images\": [...]}) is followed by more text")
+    # the response is also a record (it has an id): read whole, JSON Lines of two records
+    text = line1 + "\n" + json.dumps({"images": [RECORDS[0]], "id": uid(9)}) + "\n" + json.dumps(RECORDS[1])
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    assert (info.value.position, info.value.image_id, info.value.field, info.value.message) == refusal
+    assert reference(text)[0] == "images"
+    # a line 1 longer than the stream keeps is not read back: the refusal, whatever it holds
+    monkeypatch.setattr(records, "_LINE1_CAP", 40)
+    text = json.dumps({"images": RECORDS[:5]}) + "\n" + json.dumps(RECORDS[6])
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    got = (info.value.position, info.value.image_id, info.value.field, info.value.message)
+    # read in one chunk, nothing of line 1 was dropped: it is read back whole (a record without an id)
+    assert got == (refusal if chunk < len(text) else ("line 1", None, "id", "missing"))
 
 
 # ---- sources ------------------------------------------------------------------------

@@ -737,49 +737,17 @@ class Catalog:
         return cls(images)
 
 
-def iter_records(text: str) -> Iterator[tuple[str, Any]]:
-    """Records of a saved API response ``{"images": [...]}``, a JSON array, or
-    JSON Lines, each with its position for error messages (the whole text at
-    once; ``stream`` reads a file a record at a time)."""
-    label = ["line {}"]
-    for n, record in _text_records(text, label):
-        yield label[0].format(n), record
-
-
-def _text_records(text: str, label: list[str]) -> Iterator[tuple[int, Any]]:
-    """``iter_records``: numbered records; ``label[0]`` formats the number as a position."""
-    stripped = text.lstrip()
-    if not stripped:
-        return
+def _not_a_document(text: str) -> RecordError:
+    """The error of a whole text that is neither an array, an object nor JSON
+    Lines: a JSON scalar, or text that starts with whitespace json does not skip
+    (a form feed, U+2028, ...), as ``json.loads`` of the text reports it."""
     try:
-        doc = json.loads(text)
+        json.loads(text)
     except json.JSONDecodeError as e:
-        if stripped[0] == "{" and e.msg == "Extra data":
-            yield from _json_lines(text)
-            return
-        raise RecordError(f"line {e.lineno} column {e.colno}", None, None, f"not JSON: {e.msg}") from None
+        return RecordError(f"line {e.lineno} column {e.colno}", None, None, f"not JSON: {e.msg}")
     except (ValueError, RecursionError) as e:  # a 5,000-digit number; nesting too deep
-        raise RecordError("document", None, None, f"not usable JSON: {e}") from None
-    if isinstance(doc, Mapping) and "images" in doc:
-        doc = doc["images"]
-        label[0] = "images[{}]"
-    elif isinstance(doc, list):
-        label[0] = "item {}"
-    elif isinstance(doc, Mapping):
-        yield 1, doc
-        return
-    else:
-        raise RecordError("document", None, None, "expected {\"images\": [...]}, a JSON array or JSON Lines")
-    if not isinstance(doc, list):
-        raise RecordError("document", None, "images", "must be a list")
-    yield from enumerate(doc)
-
-
-def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
-    # lines end at \n (or \r\n) only: U+2028, U+2029 and U+0085 may stand raw inside JSON strings
-    for n, line in enumerate(text.split("\n"), 1):
-        if line.strip(" \t\r"):
-            yield n, _json_line(line, n)
+        return RecordError("document", None, None, f"not usable JSON: {e}")
+    return RecordError("document", None, None, "expected {\"images\": [...]}, a JSON array or JSON Lines")
 
 
 def _json_line(line: str, n: int) -> Any:
@@ -979,18 +947,16 @@ class _Window:
                 return
 
     def rest(self) -> str:
-        """The whole text from ``pos`` on, for the forms that are read whole."""
+        """The whole text from ``pos`` on, for a text read whole; the window is not used again."""
         parts = [self.buf[self.pos:]]
         while chunk := self._read(_CHUNK):
             parts.append(chunk)
-        self.eof = True
-        self.pos = len(self.buf)
         return "".join(parts)
 
 
 class _Records:
-    """The numbered records of a text, as ``iter_records`` gives them for the
-    whole text, read a record at a time.  ``label`` formats a number as the
+    """The numbered records of a text, as reading the whole text gives them
+    (``json.loads`` of it, or of each line of JSON Lines), read a record at a time.  ``label`` formats a number as the
     record's position; ``lines`` tells whether records are JSON Lines, whose
     errors come a line at a time, or elements of one document, whose own errors
     (JSON, shape) come before any record's, as when it is read whole."""
@@ -1013,15 +979,9 @@ class _Records:
         w.pos = 0
         c = w.peek()
         if w.pos != first or c not in "[{":
-            # a scalar, or a character that json does not skip before the first: read whole
-            w.keep = None
-            self.lines = True
-            box = [self.label]
-            text = w.buf[:first] + w.rest()
-            for n, record in _text_records(text, box):
-                self.label = box[0]
-                yield n, record
-            return
+            # a scalar, or a character that json does not skip before the first: an
+            # error, which json gives for the whole text (a scalar may go on for long)
+            raise _not_a_document(w.buf[:first] + w.rest())
         w.pos += 1
         if c == "[":
             w.keep = None
@@ -1066,7 +1026,7 @@ class _Records:
                     head[key] = w.value()
                 if w.expect(",}", "Expecting ',' delimiter") == "}":
                     break
-        if w.peek():  # more after the first object: JSON Lines, as iter_records reads them
+        if w.peek():  # more after the first object: JSON Lines, as the whole text is read
             self.lines = True
             self.label = "line {}"
             if streamed:
@@ -1084,19 +1044,17 @@ class _Records:
         yield 1, head
 
     def _after_response(self, line1: str | None) -> Iterator[tuple[int, Any]]:
-        """A saved response followed by more text, which iter_records reads as JSON
+        """A saved response followed by more text, which the whole-text reading takes for JSON
         Lines: what it says of line 1 (an error, unless line 1 is a record), when
-        line 1 is at most ``_LINE1_CAP`` characters."""
+        the part of line 1 dropped from the window is at most ``_LINE1_CAP``
+        characters.  Line 1 need not be read to its end: if it goes on past the
+        response, the window holds the next character, which is not whitespace,
+        and json says "Extra data" of the line whatever follows."""
         w = self.w
-        if line1 is None:
-            while w.line1 is not None and not w.line1_done and "\n" not in w.buf:
-                w.pos = len(w.buf)
-                if not w.fill():
-                    break
-            if w.line1 is not None:
-                line1 = "".join(w.line1)
-                if not w.line1_done:
-                    line1 += w.buf.partition("\n")[0]
+        if line1 is None and w.line1 is not None:
+            line1 = "".join(w.line1)
+            if not w.line1_done:
+                line1 += w.buf.partition("\n")[0]
         if line1 is not None and line1.strip(" \t\r"):
             record = _json_line(line1, 1)
             yield 1, record  # the caller's normalize() raises for it in nearly every case
@@ -1104,7 +1062,8 @@ class _Records:
                           "a saved response ({\"images\": [...]}) is followed by more text")
 
     def _json_lines(self) -> Iterator[tuple[int, Any]]:
-        """JSON Lines from the start of the text; lines end at \\n only (see _json_lines)."""
+        """JSON Lines from the start of the text.  Lines end at \\n (or \\r\\n) only:
+        U+2028, U+2029 and U+0085 may stand raw inside JSON strings."""
         w = self.w
         n = 1
         while True:
@@ -1296,8 +1255,9 @@ def stream(source: str | Path | IO[str] | IO[bytes]) -> Iterator[Image]:
             except RecordError:
                 if not records.lines:  # a document: its own error, if any, comes first
                     try:
-                        for _ in records:
-                            pass
+                        for m, later in records:
+                            if records.lines:  # a saved response and more text: line 1, read as JSON Lines
+                                normalize(later, records.label.format(m))
                     except RecordError as document_error:
                         raise document_error from None
                 raise
