@@ -481,3 +481,105 @@ def test_page_on_a_connection_leaves_it_as_found(service: sa.Engine) -> None:
         page(conn, "sort_key=name&limit=1", tables=SERVICE)
         assert conn.in_transaction()  # the caller's, left open
         conn.rollback()
+
+
+# ---- the clauses and the target's sources: cases mutation testing found unasked ---------------
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_clauses_walk_past_markers_with_no_sort_value(loaded: dict[str, Any], engine: str) -> None:
+    """Pages of one image, so that every image, those with no sort value among
+    them, is a marker in turn, in both directions."""
+    if engine not in loaded:
+        pytest.skip(f"no {engine} server")
+    t = reference()
+    with engine_on(loaded[engine]).connect() as conn:
+        def one(raw: str, context: Context | None) -> tuple[list[str], str | None]:
+            q = imgfilter.check(raw)
+            stmt = (sa.select(t.col("id")).where(where(q, context), after(conn, q, context))
+                    .order_by(*order_by(q)).limit(limit(q)))
+            ids = [str(i) for i in conn.scalars(stmt).all()]
+            assert q.limit is not None and len(ids) <= q.limit + 1
+            return ids[:q.limit], (ids[q.limit - 1] if len(ids) > q.limit else None)
+
+        for key in ("size", "disk_format", "created_at", "id"):
+            for direction in ("asc", "desc"):
+                query = f"sort_key={key}&sort_dir={direction}&limit=1"
+                walked = _ids_walk(one, query, None)
+                assert walked == _ids_walk(_memory, query, None), query
+        conn.rollback()
+
+
+def test_clauses_over_the_metadata_tables_and_a_copy_of_columns() -> None:
+    """A ``Tables`` of ``Table`` objects (not ORM classes) reads the reference names,
+    side tables included; it keeps its own read-only copy of ``columns``."""
+    md = metadata()
+    images, tags, members, props = (md.tables[n] for n in ("images", "image_tags", "image_members",
+                                                           "image_properties"))
+    columns = {"record": "record"}
+    t = Tables(images, tags, members, props, columns=columns)
+    columns["name"] = "nope"
+    assert dict(t.columns) == {"record": "record"}
+    with pytest.raises(TypeError):
+        t.columns["name"] = "title"  # type: ignore[index]
+    engine = sa.create_engine("sqlite://")
+    md.create_all(engine)
+    with engine.connect() as conn:
+        db_conn = conn.connection.driver_connection
+        assert db_conn is not None
+        db.load_catalog(db_conn, CATALOG)
+        for query, context in [("tag=env", None), ("name=x", Context(project_id=P1)), ("__support_kvm=true", None)]:
+            q = imgfilter.check(query)
+            got = conn.scalars(sa.select(images.c.id).where(where(q, context, t)).order_by(*order_by(q, t))).all()
+            assert [str(i) for i in got] == _memory(query, context)[0], query
+    unknown = "Tables: no imgfilter name(s) titel, zzz: the names are the record fields, tag_image, tag_key,"
+    with pytest.raises(ValueError) as info:
+        Tables(images, columns={"zzz": "z", "titel": "title"})
+    assert str(info.value).startswith(unknown) and str(info.value).endswith(", property_is_true and record")
+
+
+def test_where_for_a_query_with_no_condition_is_true_without_a_warning() -> None:
+    """An administrator's query with no filters: ``where`` is a condition (true),
+    not an empty ``and_()``, which SQLAlchemy deprecates."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cond = where(imgfilter.check(""), Context(is_admin=True))
+        sql = str(sa.select(reference().col("id")).where(cond).compile(dialect=sa.create_engine("sqlite://").dialect))
+    assert sql.endswith("WHERE 1 = 1")
+
+
+def test_order_by_id_is_one_term_and_limit_is_one_more() -> None:
+    assert [str(c) for c in order_by(imgfilter.check("sort_key=id&sort_dir=asc"))] == ["images.id ASC"]
+    assert [str(c) for c in order_by(imgfilter.check("sort_key=name"))] == [
+        "images.name IS NOT NULL DESC", "images.name DESC", "images.id DESC"]
+    assert limit(imgfilter.check("limit=5")) == 6
+    assert limit(imgfilter.check("limit=0")) == 1
+
+
+def _driver_is_closed(conn: Any) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except Exception:  # sqlite3.ProgrammingError: Cannot operate on a closed database
+        return True
+    return False
+
+
+def test_closing_a_source_closes_what_the_target_opened_only(tmp_path: Any) -> None:
+    """``close`` closes the DB-API connection the target opened (``load``,
+    ``bundled``, ``connect``) and leaves an attached caller's connection open."""
+    path = tmp_path / "c.db"
+    made = db.connect(f"sqlite:///{path}", create=True)
+    db.load_catalog(made, CATALOG)
+    for source in (TARGET.load(CATALOG), TARGET.bundled(), TARGET.connect(f"sqlite:///{path}")):
+        driver = source.connection.driver_connection
+        assert not _driver_is_closed(driver)
+        TARGET.close(source)
+        assert _driver_is_closed(driver)
+    attached = TARGET.attach(made)
+    assert TARGET.page(attached, imgfilter.check("limit=1")).ids
+    TARGET.close(attached)
+    assert not _driver_is_closed(made)
+    assert imgfilter.run("sort_key=id", CATALOG).ids == [
+        str(r[0]) for r in made.execute("SELECT id FROM images ORDER BY id DESC").fetchall()]
+    made.close()
