@@ -151,3 +151,16 @@ def test_only_queries_up_to_max_cached_length_are_kept() -> None:
         assert cache_sizes()["check"][0] == 2
     finally:
         configure_caches(**before)
+
+
+def test_a_repeated_parameter_is_refused_with_its_own_code() -> None:
+    """IMS answers a bad value of ``__os_type`` with IMG.0122; a repeated one too."""
+    with pytest.raises(QueryError) as info:
+        imgfilter.check("__os_type=Linux&__os_type=Windows")
+    assert [(e.code, e.message, e.param) for e in info.value.errors] == [
+        ("IMG.0122", "__os_type: given more than once", "__os_type")]
+    with pytest.raises(QueryError) as info:
+        imgfilter.check("__os_type=Li%00n%00ux")
+    [e] = info.value.errors
+    assert (e.code, e.message, e.span.start, e.span.end) == (
+        "IMG.0122", "__os_type: the value contains a NUL character", 12, 15)  # the first %00

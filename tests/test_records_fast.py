@@ -561,7 +561,8 @@ def test_normalize_agrees_with_the_reference(record: Any) -> None:
 @given(varied_record())
 @settings(max_examples=max(1000, _PROFILE_EXAMPLES))
 @example({"id": "00000000-0000-4000-8000-000000000001", "__support_new": "TRUE", "__support_x": False,
-          "__support_y": "no", "__lazyloading": "FALSE"})  # flags not in the table: written true/false
+          "__support_y": "no", "__lazyloading": "FALSE", "custom": "TRUE", "other": False})
+# (flags not in the table are written true/false; other unlisted keys as given)
 @example({"id": "00000000-0000-4000-8000-000000000001", "__description": "d" * 300, "virtual_size": 2**63})
 def test_the_exact_path_alone_agrees_with_the_reference(record: Any) -> None:
     """Every record read by ``_normalize_exact`` (the path of unusual records and

@@ -660,7 +660,7 @@ def _template_key(query: str, cuts: list[tuple[int, int]], options: Options) -> 
 def _check_page(query: str, options: Options) -> CheckedQuery:
     """Check ``query``, reusing the template of a query that differs from it only
     in its marker/limit values; the result equals ``check_uncached``'s."""
-    cuts = _cuts(query) if len(query) <= options.max_length else []
+    cuts = _cuts(query)  # check() has refused an over-long query before it is cut
     if cuts and check_text(query) is None:
         key = _template_key(query, cuts, options)
         t = _TEMPLATES.get(key)
