@@ -164,3 +164,24 @@ def test_a_repeated_parameter_is_refused_with_its_own_code() -> None:
     [e] = info.value.errors
     assert (e.code, e.message, e.span.start, e.span.end) == (
         "IMG.0122", "__os_type: the value contains a NUL character", 12, 15)  # the first %00
+
+
+def test_a_page_query_longer_than_the_parsers_default_is_checked_under_raised_limits() -> None:
+    """Options that allow a query longer than ``parse``'s own default (16,384
+    characters) are the limits the page-template path parses with too."""
+    options = Options(max_length=20_000, max_cached_length=None, max_side_filters=250, max_pairs=250)
+    query = "&".join(f"tag={i:03d}" + "k" * 33 + "=" + "v" * 43 for i in range(200)) + "&limit=5"
+    assert len(query) > 16_384
+    for limit in (5, 6):  # the second reuses the first one's template
+        checked = imgfilter.check(query.replace("limit=5", f"limit={limit}"), options)
+        assert (checked.limit, len(checked.filters)) == (limit, 200)
+
+
+def test_an_error_beside_a_marker_is_shown_in_the_callers_query() -> None:
+    """A query the page-template path checks (it has a limit) and finds wrong is
+    reported against its own text, with the caret under the bad value."""
+    query = "status=bogus&limit=5"
+    with pytest.raises(QueryError) as info:
+        imgfilter.check(query)
+    assert info.value.source == query
+    assert str(info.value).splitlines()[-2:] == ["  | status=bogus&limit=5", "  |        ^^^^^"]

@@ -583,3 +583,14 @@ def test_closing_a_source_closes_what_the_target_opened_only(tmp_path: Any) -> N
     assert imgfilter.run("sort_key=id", CATALOG).ids == [
         str(r[0]) for r in made.execute("SELECT id FROM images ORDER BY id DESC").fetchall()]
     made.close()
+
+
+def test_metadata_asks_mysql_for_innodb_on_every_table() -> None:
+    """A server whose default engine is not InnoDB (MyISAM has no transactions)
+    still gets InnoDB tables, as ``create_schema`` makes them."""
+    from sqlalchemy.dialects import mysql
+    from sqlalchemy.schema import CreateTable
+
+    for table in metadata().tables.values():
+        ddl = str(CreateTable(table).compile(dialect=mysql.dialect())).strip()
+        assert ddl.endswith("ENGINE=InnoDB"), table.name
