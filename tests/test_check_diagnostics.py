@@ -185,3 +185,12 @@ def test_an_error_beside_a_marker_is_shown_in_the_callers_query() -> None:
         imgfilter.check(query)
     assert info.value.source == query
     assert str(info.value).splitlines()[-2:] == ["  | status=bogus&limit=5", "  |        ^^^^^"]
+
+
+def test_a_limit_inside_a_value_is_not_a_page_parameter() -> None:
+    """``name=a?limit=6`` holds text that looks like a page parameter; the page
+    template of one such query serves the next one right."""
+    for n in (6, 7, 8):
+        checked = imgfilter.check(f"limit=5&name=a?limit={n}&sort_key=name")
+        assert checked.limit == 5
+        assert [f.values for f in checked.filters if isinstance(f, FieldIn)] == [(f"a?limit={n}",)]

@@ -193,6 +193,7 @@ def test_edge_texts(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> N
     "[[" + "9" * 4300 + ", " + "9" * 10_000 + "]]",  # the longest number allowed, then one too long
     "[" + "9" * 5000,  # the text ends inside it
     "[1, " + "9" * 4301 + "]",
+    "9" * 5000,  # the whole document: a number, read whole
 ])
 def test_numbers_too_long_to_read_are_counted_whole(text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The error counts the number's digits in the whole text, not those of one chunk."""
