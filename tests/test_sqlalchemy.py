@@ -594,3 +594,23 @@ def test_metadata_asks_mysql_for_innodb_on_every_table() -> None:
     for table in metadata().tables.values():
         ddl = str(CreateTable(table).compile(dialect=mysql.dialect())).strip()
         assert ddl.endswith("ENGINE=InnoDB"), table.name
+
+
+def test_after_is_an_index_range_keyset_on_sqlite() -> None:
+    """``after`` spells the DB-API target's keyset: one row-value comparison on
+    (sort column, id) that an index on both seeks to, the missing values apart,
+    and the id alone for ``sort_key=id``."""
+    src = TARGET.load(CATALOG)
+    try:
+        first = sorted(r["id"] for r in RECORDS)[0]
+        sized = next(r["id"] for r in RECORDS if r.get("size") is not None)
+        for query, sql in [
+            (f"sort_key=name&sort_dir=asc&marker={first}",
+             "images.name IS NOT NULL AND (images.name, images.id) > (?, ?)"),
+            (f"sort_key=size&sort_dir=desc&marker={sized}", "(images.size, images.id) < (?, ?) OR images.size IS NULL"),
+            (f"sort_key=id&marker={first}", "images.id < ?"),
+        ]:
+            assert str(after(src, imgfilter.check(query)).compile(dialect=src.dialect)) == sql, query
+    finally:
+        TARGET.close(src)
+    TARGET.close(src)  # closing twice (a service's finally after its own close) is harmless
