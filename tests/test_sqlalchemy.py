@@ -614,3 +614,48 @@ def test_after_is_an_index_range_keyset_on_sqlite() -> None:
     finally:
         TARGET.close(src)
     TARGET.close(src)  # closing twice (a service's finally after its own close) is harmless
+
+
+def test_utc_time_columns_store_none_and_read_naive_values_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``UtcTime`` in a service's model: ``None`` is stored as NULL, and a naive
+    value read back is UTC whatever the process's time zone."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        md = sa.MetaData()
+        t = sa.Table("times", md, sa.Column("k", sa.Integer, primary_key=True), sa.Column("at", UtcTime()))
+        engine = sa.create_engine("sqlite://")
+        md.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(t.insert(), [{"k": 1, "at": None}, {"k": 2, "at": dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)}])
+            conn.execute(sa.text("INSERT INTO times VALUES (3, '2024-01-01 08:00:00')"))  # naive text
+            got = {k: at for k, at in conn.execute(sa.select(t.c.k, t.c.at))}
+        assert got == {1: None, 2: dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC),
+                       3: dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)}
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_tables_of_something_that_is_not_a_table_or_model() -> None:
+    """A table's name given for the table itself: a ``ValueError`` naming it."""
+    with pytest.raises(ValueError, match=r"^id: 'images' has no mapped column attribute 'id'"):
+        Tables("images")
+
+
+def test_closing_an_attached_source_leaves_the_callers_transaction_open() -> None:
+    """The engine over a caller's connection neither rolls it back nor closes it."""
+    conn = db.connect("sqlite://")
+    db.load_catalog(conn, CATALOG)
+    conn.commit()
+    source = TARGET.attach(conn)
+    TARGET.page(source, imgfilter.check("limit=1"))
+    conn.execute("DELETE FROM image_tags")  # the caller's own work, not committed yet
+    TARGET.close(source)
+    assert conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM image_tags").fetchone() == (0,)
+    conn.rollback()
+    assert conn.execute("SELECT count(*) FROM image_tags").fetchone() != (0,)
+    conn.close()
