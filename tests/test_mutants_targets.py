@@ -141,11 +141,28 @@ def test_the_leaves_tell_the_images_apart() -> None:
             assert 0 < len(expected(leaf)) < len(CATALOG.images), leaf
 
 
+def sqlalchemy_ids(conn: sqlite3.Connection, pred: Pred) -> list[str]:
+    import sqlalchemy as sa
+
+    from imgfilter.targets.sqlalchemy import _Spell, engine_on, reference
+
+    t = reference()
+    with engine_on(conn).connect() as c:
+        ids = [str(i) for i in c.scalars(sa.select(t.col("id")).where(_Spell(t).pred(pred)))]
+        c.rollback()
+    return sorted(ids)
+
+
 @given(PREDICATES)
 def test_every_node_at_any_depth_means_the_same_in_every_target(pred: Pred) -> None:
     want = expected(pred)
     assert sorted(memory_ids(pred)) == want
     assert sql_ids(loaded(), pred) == want
+
+
+@given(PREDICATES)
+def test_every_node_at_any_depth_means_the_same_through_sqlalchemy(pred: Pred) -> None:
+    assert sqlalchemy_ids(loaded(), pred) == expected(pred)
 
 
 def test_side_tests_and_conjunctions_nested_in_a_disjunction() -> None:
@@ -163,6 +180,7 @@ def test_side_tests_and_conjunctions_nested_in_a_disjunction() -> None:
         assert expected(pred) == ids, pred
         assert sorted(memory_ids(pred)) == ids, pred
         assert sql_ids(conn, pred) == ids, pred
+        assert sqlalchemy_ids(conn, pred) == ids, pred
 
 
 # ---- sql.run: the options of a text query, and the catalog check of a named schema ----------

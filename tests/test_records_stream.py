@@ -175,7 +175,8 @@ def test_broken_documents_fail_as_they_fail_whole(text: str, chunk: int, monkeyp
 
 @pytest.mark.parametrize("chunk", [1, 5, 64, 1 << 20])
 @pytest.mark.parametrize("text", [
-    "", "   \n ", "42", "7", "[", "{", "]", '"x"', "[]", "{}", "[1, 2", "[1,]", "[,]", "[1 2]", "[] x", "[]\n[]\n", "{", '{"a"',
+    "", "   \n ", "42", "7", "[", "]", '"x"', "[]", "{}", "[1, 2", "[1,]", "[,]", "[1 2]", "[] x", "[]\n[]\n",
+    "{", '{"a"',
     '{"a" 1}', '{"a": }', '{"a": 1,}', '{"a": 1 "b": 2}', '{"images": 3}', '{"images": [1], "images": 3}',
     '{"images": 3, "images": []}', '{"images": []} x', '{"id": 1}\n' + "[" * 100_000,
     "[" * 100_000 + "]" * 100_000, '["\\ud800"]', '[{"id": "x"}]\n', '["unterminated', '[1.5e', '[123',
