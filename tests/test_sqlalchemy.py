@@ -24,7 +24,7 @@ from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.io.records import Catalog
 from imgfilter.lowered.core import lower
 from imgfilter.result import Page
-from imgfilter.sqlalchemy import Tables, UtcTime, after, limit, metadata, order_by, page, reference, where
+from imgfilter.sqlalchemy import ExactText, Tables, UtcTime, after, limit, metadata, order_by, page, reference, where
 from imgfilter.targets import get
 from imgfilter.targets.sqlalchemy import TARGET, compile_sqlalchemy, engine_on
 
@@ -634,6 +634,7 @@ def test_utc_time_columns_store_none_and_read_naive_values_as_utc(monkeypatch: p
             got = {k: at for k, at in conn.execute(sa.select(t.c.k, t.c.at))}
         assert got == {1: None, 2: dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC),
                        3: dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)}
+        assert all(v is None or v.tzinfo is dt.UTC for v in got.values())
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -659,3 +660,26 @@ def test_closing_an_attached_source_leaves_the_callers_transaction_open() -> Non
     conn.rollback()
     assert conn.execute("SELECT count(*) FROM image_tags").fetchone() != (0,)
     conn.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reference_types_in_a_services_table_on_every_engine(engine: str) -> None:
+    """``ExactText`` and ``UtcTime`` columns of a service's own table: NULL in and
+    out, text byte for byte, and an instant read back in UTC whatever the
+    session's time zone (PostgreSQL hands back its session zone's offset)."""
+    md = sa.MetaData()
+    t = sa.Table("typed", md, sa.Column("k", sa.Integer, primary_key=True, autoincrement=False),
+                 sa.Column("name", ExactText()), sa.Column("at", UtcTime()))
+    at = dt.datetime(2024, 1, 1, 8, 0, 0, 123456, tzinfo=dt.UTC)
+    with isolated(engine) as conn:
+        sa_engine = engine_on(conn)
+        with sa_engine.connect() as c:
+            if engine == "postgresql":
+                c.exec_driver_sql("SET TIME ZONE 'Asia/Shanghai'")
+            md.create_all(c)
+            c.execute(t.insert(), [{"k": 1, "name": None, "at": None}, {"k": 2, "name": "Ünï ß", "at": at}])
+            rows = {k: (name, when) for k, name, when in c.execute(sa.select(t.c.k, t.c.name, t.c.at))}
+            c.rollback()
+        sa_engine.dispose(close=False)
+    assert rows == {1: (None, None), 2: ("Ünï ß", at)}
+    assert rows[2][1].tzinfo is dt.UTC
