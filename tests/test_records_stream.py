@@ -456,6 +456,14 @@ def test_seen_ids_capacity_is_a_power_of_two(capacity: int) -> None:
         SeenIds(capacity)
 
 
+@pytest.mark.parametrize("capacity", [1, 2, 4])
+def test_seen_ids_from_the_smallest_table(capacity: int) -> None:
+    """1 (2 to the 0th) is a power of two: a table of one slot grows as it fills."""
+    seen = SeenIds(capacity)
+    assert [seen.first(k, n) for n, k in enumerate([5, 7, 5, 9, 7, 2**127])] == [0, 1, 0, 3, 1, 5]
+    assert len(seen) == 4
+
+
 def test_seen_ids_are_not_piled_on_one_slot_by_chosen_ids() -> None:
     """Ids that agree in every bit a plain hash would use (equal low halves, equal
     low XOR high, or one Python ``hash`` as integers, which is what piled the
