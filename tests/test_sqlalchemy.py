@@ -341,22 +341,26 @@ def test_orm_select_with_the_clauses_walks_as_memory(service: sa.Engine, query: 
             assert got == outcome(lambda c=context: get("memory").page(CATALOG, imgfilter.check(query), c))
 
 
+def _clause_page(conn: Any, raw: str, context: Context | None) -> tuple[list[str], str | None]:
+    """One page read with where / after / order_by / limit in a select() of the reference tables."""
+    t = reference()
+    q = imgfilter.check(raw)
+    stmt = (sa.select(t.col("id")).where(where(q, context), after(conn, q, context))
+            .order_by(*order_by(q)).limit(limit(q)))
+    ids = [str(i) for i in conn.scalars(stmt).all()]
+    shown = ids[:q.limit] if q.limit is not None else ids
+    more = q.limit is not None and len(ids) > q.limit
+    return shown, (shown[-1] if more and shown else None)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_clauses_in_one_statement_walk_as_memory_on_every_engine(loaded: dict[str, Any], engine: str) -> None:
     """where / after / order_by / limit in a select() of the reference tables:
     missing values smallest, the keyset after a marker with or without a sort value."""
     if engine not in loaded:
         pytest.skip(f"no {engine} server")
-    t = reference()
     with engine_on(loaded[engine]).connect() as conn:
-        def one(raw: str, context: Context | None) -> tuple[list[str], str | None]:
-            q = imgfilter.check(raw)
-            stmt = (sa.select(t.col("id")).where(where(q, context), after(conn, q, context))
-                    .order_by(*order_by(q)).limit(limit(q)))
-            ids = [str(i) for i in conn.scalars(stmt).all()]
-            shown = ids[:q.limit] if q.limit is not None else ids
-            more = q.limit is not None and len(ids) > q.limit
-            return shown, (shown[-1] if more and shown else None)
+        one = partial(_clause_page, conn)
 
         for query in [*QUERIES, "sort_key=name&sort_dir=asc&limit=1", "sort_key=size&sort_dir=desc&limit=1"]:
             for context in CONTEXTS:
@@ -491,15 +495,8 @@ def test_the_clauses_walk_past_markers_with_no_sort_value(loaded: dict[str, Any]
     them, is a marker in turn, in both directions."""
     if engine not in loaded:
         pytest.skip(f"no {engine} server")
-    t = reference()
     with engine_on(loaded[engine]).connect() as conn:
-        def one(raw: str, context: Context | None) -> tuple[list[str], str | None]:
-            q = imgfilter.check(raw)
-            stmt = (sa.select(t.col("id")).where(where(q, context), after(conn, q, context))
-                    .order_by(*order_by(q)).limit(limit(q)))
-            ids = [str(i) for i in conn.scalars(stmt).all()]
-            assert q.limit is not None and len(ids) <= q.limit + 1
-            return ids[:q.limit], (ids[q.limit - 1] if len(ids) > q.limit else None)
+        one = partial(_clause_page, conn)
 
         for key in ("size", "disk_format", "created_at", "id"):
             for direction in ("asc", "desc"):
