@@ -680,3 +680,30 @@ def test_reference_types_in_a_services_table_on_every_engine(engine: str) -> Non
         sa_engine.dispose(close=False)
     assert rows == {1: (None, None), 2: ("Ünï ß", at)}
     assert rows[2][1].tzinfo is dt.UTC
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tables_reflected_from_the_database_walk_as_memory(loaded: dict[str, Any], engine: str) -> None:
+    """A service that reflects imgfilter's tables (``autoload_with``) gets the
+    database's own column types: on MySQL/MariaDB ``VARBINARY`` ids and a
+    ``LONGBLOB`` record, which the driver hands back as bytes.  The pages, and
+    every ``next_marker`` (text, fed back as the next marker), are memory's."""
+    if engine not in loaded:
+        pytest.skip(f"no {engine} server")
+    with engine_on(loaded[engine]).connect() as conn:
+        md = sa.MetaData()
+        s = DEFAULT_SCHEMA
+        tables = Tables(images=sa.Table(s.images, md, autoload_with=conn),
+                        tags=sa.Table(s.tags, md, autoload_with=conn),
+                        members=sa.Table(s.members, md, autoload_with=conn),
+                        properties=sa.Table(s.properties, md, autoload_with=conn))
+        if engine == "mysql":
+            raw = conn.execute(sa.select(tables.col("id"), tables.col("record")).limit(1)).one()
+            assert isinstance(raw[0], bytes) and isinstance(raw[1], bytes)  # what this test is about
+        conn.rollback()
+        memory = get("memory")
+        for query in QUERIES:
+            for context in CONTEXTS:
+                got = walk(lambda q, c: page(conn, q, c, tables=tables), query, context)
+                assert got == walk(partial(memory.page, CATALOG), query, context), (engine, query, context)
+                assert all(isinstance(p[2], str) for p in got if p[0] == "ok" and p[2] is not None)

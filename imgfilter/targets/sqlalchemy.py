@@ -318,14 +318,49 @@ def reference(schema: Schema = DEFAULT_SCHEMA) -> Tables:
 
 # ---- spelling the lowered form ------------------------------------------------------------
 
+class _Utf8(TypeDecorator[Any]):
+    """Text bound to a binary column (``VARBINARY``, ``BLOB``): its UTF-8 bytes."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: SADialect) -> Any:
+        return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _python_type(col: Column) -> type | None:
+    try:
+        return col.type.python_type
+    except NotImplementedError:  # a type that does not say (NullType, some custom types)
+        return None
+
+
+def _bind_type(col: Column, value: Any) -> TypeEngine[Any]:
+    """The type a value is bound with to compare with ``col``: the column's own,
+    but for text to a binary column (its UTF-8 bytes, as MySQL/MariaDB's
+    reflected ``VARBINARY`` columns hold it) and a time to a column typed as
+    neither ``DateTime`` nor an imgfilter type (imgfilter's text of the
+    instant, as its SQLite catalog and ``UtcTime`` hold it)."""
+    t: TypeEngine[Any] = col.type
+    if isinstance(t, _Reference):
+        return t
+    py = _python_type(col)
+    if isinstance(value, str) and py is bytes:
+        return _Utf8()
+    if isinstance(value, dt.datetime) and py is not None and not issubclass(py, dt.date):
+        return UtcTime()
+    return t
+
+
 def _bind(col: Column, value: Any) -> Column:
-    """``value`` as a bound parameter of ``col``'s type.  A time is bound as an
-    aware UTC datetime, or a naive UTC one to a ``DateTime`` without time zone."""
+    """``value`` as a bound parameter compared with ``col`` (``_bind_type``).  A
+    time is bound as an aware UTC datetime, or a naive UTC one to a ``DateTime``
+    without time zone."""
     if isinstance(value, dt.datetime):
         value = value.astimezone(UTC)
         if isinstance(col.type, sa.DateTime) and not col.type.timezone:
             value = value.replace(tzinfo=None)
-    return sa.literal(value, col.type)
+    return sa.literal(value, _bind_type(col, value))
 
 
 class _Spell:
@@ -471,7 +506,7 @@ def compile_sqlalchemy(lowered: Lowered, tables: Tables, engine: Dialect, limite
     order = lowered.order
     ident, record = tables.col("id"), tables.col("record")
     key = tables.col(order.field)
-    marker = sa.bindparam(MARKER, type_=ident.type)
+    marker = sa.bindparam(MARKER, type_=_bind_type(ident, ""))
     value = sa.bindparam(MARKER_VALUE, type_=key.type)
     limit = sa.bindparam(ROW_LIMIT, type_=sa.BigInteger())
     conds = _Spell(tables).where(lowered.where)
@@ -505,7 +540,7 @@ def marker_lookup(lowered: Lowered, tables: Tables) -> sa.Select[Any]:
     (the marker bound as ``MARKER``).  Side subqueries are pinned to the marker
     (one shard on a distributed engine), as the DB-API target pins them."""
     ident = tables.col("id")
-    marker = sa.bindparam(MARKER, type_=ident.type)
+    marker = sa.bindparam(MARKER, type_=_bind_type(ident, ""))
     pinned = _Spell(tables, pin=marker)
     return sa.select(tables.col(lowered.order.field)).where(ident == marker, *pinned.where(lowered.visible))
 
