@@ -492,3 +492,36 @@ def test_duplicate_ids_far_apart_are_found_with_both_positions(tmp_path: Path) -
     with pytest.raises(RecordError, match=r"^line 5001 \(id [0-9a-f-]{36}\): field .id.: duplicate id: also line 11$"):
         for _ in stream(path):
             pass
+
+
+
+@pytest.mark.parametrize("cap", [4, 5, 6])
+def test_the_window_keeps_line_1_up_to_its_cap_exactly(cap: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the window drops of line 1, while it keeps it (``line1 == []``), is
+    kept until line 1's newline, and given up (``None``) once it is more than
+    ``_LINE1_CAP`` characters; the line and column of the dropped text are
+    counted whatever is kept."""
+    monkeypatch.setattr(records, "_LINE1_CAP", cap)
+    w = records._Window(io.StringIO("").read)
+    w.buf, w.pos, w.line1 = "abcde", 5, []
+    w._drop(3)  # "abc"
+    w._drop(2)  # "de": five characters of line 1 dropped
+    assert (w.line1, w.line1_done) == ((["abc", "de"], False) if cap >= 5 else (None, False))
+    assert (w.buf, w.pos, w.lines, w.col) == ("", 0, 0, 5)
+    w.buf, w.pos = "f\ngh\ni", 6
+    w._drop(4)  # "f", then line 2's "gh": six characters of line 1 in all
+    assert w.line1 == (["abc", "de", "f"] if cap >= 6 else None)
+    assert (w.buf, w.pos, w.lines, w.col) == ("\ni", 2, 1, 2)
+    w._drop(1)  # line 1 is done: line 2's end and line 3 are not part of it
+    assert w.line1 == (["abc", "de", "f"] if cap >= 6 else None)
+    assert (w.buf, w.lines, w.col) == ("i", 2, 0)
+
+
+def test_the_window_keeps_an_empty_line_1() -> None:
+    w = records._Window(io.StringIO("").read)
+    w.buf, w.pos, w.line1 = "\nab", 3, []
+    w._drop(3)
+    assert (w.line1, w.line1_done, w.lines, w.col) == ([""], True, 1, 2)
+    w.buf, w.pos = "cd", 2
+    w._drop(2)
+    assert (w.line1, w.lines, w.col) == ([""], 1, 4)
