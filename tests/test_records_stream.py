@@ -464,6 +464,20 @@ def test_seen_ids_from_the_smallest_table(capacity: int) -> None:
     assert len(seen) == 4
 
 
+@pytest.mark.parametrize("capacity", [1, 4])
+def test_seen_ids_past_four_billion_records(capacity: int) -> None:
+    """Record numbers past 32 bits (a stream of more than four billion records)
+    are kept whole, through the growth of the table, as those before them."""
+    seen, reference = SeenIds(capacity), dict[int, int]()
+    numbers = [7, 0xFFFFFFFE, 0xFFFFFFFF, 2**40 + 3, *range(2**33, 2**33 + 20), 2**64 - 2]
+    for key, n in enumerate(numbers):
+        assert seen.first(key * 2**70 + key, n) == reference.setdefault(key * 2**70 + key, n)
+    for key, n in enumerate(numbers):  # each again, as a later record: the first one's number
+        assert seen.first(key * 2**70 + key, 2**64 - 2) == n
+        assert seen.first(key * 2**70 + key, 5) == n
+    assert len(seen) == len(numbers)
+
+
 def test_seen_ids_are_not_piled_on_one_slot_by_chosen_ids() -> None:
     """Ids that agree in every bit a plain hash would use (equal low halves, equal
     low XOR high, or one Python ``hash`` as integers, which is what piled the

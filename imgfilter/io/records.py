@@ -1210,7 +1210,7 @@ class SeenIds:
             if self._low[i] == low and self._high[i] == high:
                 return first[i] - 1
             i = (i + 1) & mask
-        if n >= 0xFFFFFFFE and first.typecode == "I":  # past four billion records
+        if n >= 0xFFFFFFFF and first.typecode == "I":  # n + 1 past 32 bits: past four billion records
             first = self._first = array("Q", first)
         self._high[i], self._low[i], first[i] = high, low, n + 1
         self._size += 1
@@ -1220,9 +1220,7 @@ class SeenIds:
 
     def _grow(self) -> None:
         high, low, first = self._high, self._low, self._first
-        self._alloc(2 * self._cap)
-        if first.typecode != "I":
-            self._first = array(first.typecode, bytes(first.itemsize * self._cap))
+        self._alloc(2 * self._cap)  # 32-bit record numbers again: first() widens them if it must
         self._size = 0
         for i in range(len(first)):
             if first[i]:
