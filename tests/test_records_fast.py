@@ -564,6 +564,7 @@ def test_normalize_agrees_with_the_reference(record: Any) -> None:
           "__support_y": "no", "__lazyloading": "FALSE", "custom": "TRUE", "other": False})
 # (flags not in the table are written true/false; other unlisted keys as given)
 @example({"id": "00000000-0000-4000-8000-000000000001", "__description": "d" * 300, "virtual_size": 2**63})
+@example({"id": "00000000-0000-4000-8000-000000000001", "p" * 255: "at the limit", "q" * 256: "over it"})
 def test_the_exact_path_alone_agrees_with_the_reference(record: Any) -> None:
     """Every record read by ``_normalize_exact`` (the path of unusual records and
     of every error), not only those the common path turns away: its response
