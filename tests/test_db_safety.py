@@ -18,6 +18,7 @@ from imgfilter.db.dialects import DIALECTS
 from imgfilter.db.schema import Schema, create_statements
 from imgfilter.front import params as P
 from imgfilter.io.records import Catalog
+from imgfilter.targets import get
 
 from .dbs import ENGINES, isolated, second_connection
 from .fixtures import rec, uid
@@ -92,6 +93,35 @@ def test_a_transaction_the_caller_opened_is_used_and_left_open(engine: str, tmp_
         assert not idle(engine, writer)  # and neither committed nor rolled it back
         writer.rollback()
         assert sorted(db.run(writer, "", STRANGER).ids) == [uid(1), uid(2)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_sqlalchemy_target_on_a_connection_in_the_callers_transaction(engine: str, tmp_path: Path) -> None:
+    """The SQLAlchemy target over a caller's DB-API connection (``attach``) does as
+    the DB-API target: it reads in the transaction the caller opened on the
+    driver (which SQLAlchemy cannot see) and neither commits nor rolls it back;
+    once the caller has ended it, each page is one transaction of its own again."""
+    target = get("sqlalchemy")
+    with reader_and_writer(engine, tmp_path) as (reader, writer):
+        source = target.attach(writer)
+        try:
+            make_private(engine, writer, 1)  # not committed: the caller's own transaction
+            assert target.page(source, imgfilter.check(""), STRANGER).ids == [uid(2)]  # sees its own change
+            assert not idle(engine, writer)
+            assert target.page(source, imgfilter.check("limit=1"), STRANGER).ids == [uid(2)]  # and again
+            with pytest.raises(QueryError):  # a page that fails leaves the caller's transaction too
+                target.page(source, imgfilter.check(f"marker={uid(99)}"), STRANGER)
+            assert not idle(engine, writer)
+            writer.rollback()  # nothing of it was committed: the reader sees both images still
+            assert sorted(db.run(reader, "", STRANGER).ids) == [uid(1), uid(2)]
+            assert sorted(target.page(source, imgfilter.check(""), STRANGER).ids) == [uid(1), uid(2)]
+            assert idle(engine, writer)  # a page of its own, ended
+            make_private(engine, reader, 2)
+            reader.commit()
+            assert target.page(source, imgfilter.check(""), STRANGER).ids == [uid(1)]  # current data
+            assert idle(engine, writer)
+        finally:
+            target.close(source)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -23,7 +23,8 @@ import datetime as dt
 import json
 import sqlite3
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -714,6 +715,26 @@ def engine_on(conn: Connection) -> Engine:
     return sa.create_engine(_URLS[d.name], creator=lambda: conn, poolclass=StaticPool, pool_reset_on_return=None)
 
 
+def _leave(dbapi_connection: Any) -> None:
+    """A commit or rollback that leaves the driver's transaction as it is."""
+
+
+@contextmanager
+def _in_callers_transaction(source: SAConnection) -> Iterator[None]:
+    """A transaction of SQLAlchemy's over the one the caller opened on its DB-API
+    connection, which SQLAlchemy cannot see: ended without a commit or a
+    rollback on the driver, so the caller's stays open, as the DB-API target
+    leaves it.  Only for a source of ``attach``: its engine (``engine_on``) has
+    one connection, and no other shares its dialect."""
+    own = vars(source.engine.dialect)  # the instance's: the class's methods show again after
+    own.update(do_commit=_leave, do_rollback=_leave)
+    try:
+        with source.begin():
+            yield
+    finally:
+        del own["do_commit"], own["do_rollback"]
+
+
 @dataclass(eq=False)
 class _Opened:
     """What the target opened for a source, closed by ``close``."""
@@ -769,6 +790,10 @@ class SqlAlchemyTarget(Target[SAConnection]):
 
     def page(self, source: SAConnection, query: CheckedQuery, context: Context | None = None) -> Page:
         try:
+            if (source in _SOURCES and not source.in_transaction()
+                    and engine_of(source.dialect).in_transaction(_dbapi(source))):
+                with _in_callers_transaction(source):
+                    return page(source, query, context)
             return page(source, query, context)
         except sa.exc.DBAPIError as e:
             # the driver's own error, as the DB-API target raises it (the CLI and
