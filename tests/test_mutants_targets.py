@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import imgfilter
 from imgfilter import Options, QueryError, db, targets
 from imgfilter.db.connect import DatabaseError
 from imgfilter.db.dialects import SQLITE
@@ -237,3 +238,36 @@ def test_available_lists_every_installed_target_past_a_missing_one(monkeypatch: 
 def test_a_target_with_its_own_store_refuses_a_connection() -> None:
     with pytest.raises(TypeError, match=r"^the memory target does not run on a database connection$"):
         memory.TARGET.attach(loaded())
+
+
+@pytest.mark.parametrize("name", ["sql", "sqlalchemy"])
+def test_close_releases_what_the_target_opened_and_leaves_an_attached_connection_open(
+        name: str, tmp_path: Path) -> None:
+    """``close`` releases what ``load``, ``connect`` and ``bundled`` opened; a
+    caller's connection given to ``attach`` stays open for the caller (the SQL
+    target closed it)."""
+    target = targets.get(name)
+    conn = sqlite3.connect(tmp_path / "c.db")
+    db.load_catalog(conn, Catalog.from_records(RECORDS))
+    source = target.attach(conn)
+    assert target.page(source, imgfilter.check("limit=1")).ids
+    target.close(source)
+    assert conn.execute("SELECT count(*) FROM images").fetchone() == (len(RECORDS),)  # still open
+    conn.close()
+    for source in (target.load(Catalog.from_records(RECORDS)), target.bundled(),
+                   target.connect(f"sqlite:///{tmp_path / 'c.db'}")):
+        assert target.page(source, imgfilter.check("limit=1")).ids
+        target.close(source)
+        with pytest.raises(Exception, match="closed"):
+            target.page(source, imgfilter.check("limit=1"))
+
+
+class _CallersConnection(sqlite3.Connection):
+    """A service's own SQLite connection class (``sqlite3.connect(factory=...)``)."""
+
+
+def test_a_subclass_of_a_drivers_connection_is_that_drivers(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "c.db", factory=_CallersConnection)
+    db.load_catalog(conn, Catalog.from_records(RECORDS))
+    assert db.run(conn, "sort_key=id&sort_dir=asc").ids == sorted(r["id"] for r in RECORDS)
+    conn.close()

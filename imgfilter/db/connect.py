@@ -51,12 +51,20 @@ def one_line(error: BaseException, *secrets: str | None) -> str:
     return text
 
 
+class SqliteConnection(sqlite3.Connection):
+    """The SQLite connections imgfilter opens: ``sqlite3``'s own, which can also
+    be weakly referenced (a target tells those it opened from a caller's)."""
+
+
 def dialect_of(conn: Connection) -> Dialect:
-    """The dialect of a connection, from its driver."""
+    """The dialect of a connection, from its driver (also for a subclass of the
+    driver's connection class, as ``sqlite3.connect(factory=...)`` makes)."""
+    for cls in type(conn).__mro__:
+        module = cls.__module__.split(".")[0]
+        for d in DIALECTS.values():
+            if d.driver == module:
+                return d
     module = type(conn).__module__.split(".")[0]
-    for d in DIALECTS.values():
-        if d.driver == module:
-            return d
     raise DatabaseError(f"unsupported driver {module!r}: use sqlite3, psycopg or pymysql")
 
 
@@ -109,16 +117,17 @@ def _connect_sqlite(url: str, shown: str, create: bool, readonly: bool = False) 
     path = url.split("://", 1)[1]
     path = path[1:] if path.startswith("/") else path
     if not path or path == ":memory:":
-        return sqlite3.connect(":memory:")
+        return sqlite3.connect(":memory:", factory=SqliteConnection)
     if not create and not os.path.exists(path):
         raise DatabaseError(f"no imgfilter catalog in {shown}: no such file; {NO_CATALOG}")
     try:
         if create:
-            return sqlite3.connect(path)
+            return sqlite3.connect(path, factory=SqliteConnection)
         if readonly:
-            return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False)
+            return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False,
+                                   factory=SqliteConnection)
         # read-write, never create: a mistyped path must not leave an empty file behind
-        return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True)
+        return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, factory=SqliteConnection)
     except sqlite3.Error as e:
         raise DatabaseError(f"cannot open {shown}: {one_line(e)}") from None
 

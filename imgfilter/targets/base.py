@@ -66,4 +66,5 @@ class Target(ABC, Generic[S]):
         return self.load(bundled())
 
     def close(self, source: S) -> None:
-        """Release what ``load``, ``connect`` or ``bundled`` opened."""
+        """Release what ``load``, ``connect`` or ``bundled`` opened; a connection given
+        to ``attach`` stays open (its owner closes it)."""

@@ -20,12 +20,13 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
 
 from imgfilter.caches import cached
-from imgfilter.db.connect import Connection, check_connection, dialect_of, transaction
+from imgfilter.db.connect import Connection, SqliteConnection, check_connection, connect, dialect_of, transaction
 from imgfilter.db.dialects import Dialect
 from imgfilter.db.dialects import get as get_dialect
 from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
@@ -403,23 +404,37 @@ class SqlTarget(Target[Connection]):
     def load(self, catalog: Catalog) -> Connection:
         from imgfilter.io.load import load_catalog
 
-        conn = sqlite3.connect(":memory:")
+        conn = self._opened(sqlite3.connect(":memory:", factory=SqliteConnection))
         load_catalog(conn, catalog)
         return conn
 
     def attach(self, conn: Connection) -> Connection:
-        return conn
+        return conn  # the caller's: close() leaves it open
+
+    def connect(self, url: str) -> Connection:
+        return self._opened(connect(url))
 
     def bundled(self) -> Connection:
         from imgfilter.io.catalog import bundled_sqlite_path
 
-        return sqlite3.connect(bundled_sqlite_path())
+        return self._opened(sqlite3.connect(bundled_sqlite_path(), factory=SqliteConnection))
 
     def page(self, source: Connection, query: CheckedQuery, context: Context | None = None) -> Page:
         return run(source, query, context)
 
+    @staticmethod
+    def _opened(conn: Connection) -> Connection:
+        _OPENED.add(conn)
+        return conn
+
     def close(self, source: Connection) -> None:
-        source.close()
+        if source in _OPENED:
+            _OPENED.discard(source)
+            source.close()
+
+
+# the connections load, connect and bundled opened (close closes those only)
+_OPENED: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
 TARGET = SqlTarget()
