@@ -326,7 +326,7 @@ class _Utf8(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: SADialect) -> Any:
-        return value.encode("utf-8") if isinstance(value, str) else value
+        return value.encode("utf-8")  # only text is bound with it (_bind_type): a value or the marker
 
 
 def _python_type(col: Column) -> type | None:
