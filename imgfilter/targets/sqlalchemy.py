@@ -724,8 +724,8 @@ def _in_callers_transaction(source: SAConnection) -> Iterator[None]:
     """A transaction of SQLAlchemy's over the one the caller opened on its DB-API
     connection, which SQLAlchemy cannot see: ended without a commit or a
     rollback on the driver, so the caller's stays open, as the DB-API target
-    leaves it.  Only for a source of ``attach``: its engine (``engine_on``) has
-    one connection, and no other shares its dialect."""
+    leaves it.  Only for this target's own sources: each has its own engine
+    (``engine_on``) of one connection, and no other shares its dialect."""
     own = vars(source.engine.dialect)  # the instance's: the class's methods show again after
     own.update(do_commit=_leave, do_rollback=_leave)
     try:
