@@ -565,6 +565,9 @@ def test_normalize_agrees_with_the_reference(record: Any) -> None:
 # (flags not in the table are written true/false; other unlisted keys as given)
 @example({"id": "00000000-0000-4000-8000-000000000001", "__description": "d" * 300, "virtual_size": 2**63})
 @example({"id": "00000000-0000-4000-8000-000000000001", "p" * 255: "at the limit", "q" * 256: "over it"})
+@example({"id": "00000000-0000-4000-8000-000000000001", "shiny": True, "dull": False,  # properties "true"/"false"
+          "size": -(2**63), "min_ram": 2**63 - 1, "virtual_size": -(2**63)})  # the 64-bit bounds
+@example({"id": "00000000-0000-4000-8000-000000000001", "size": -(2**63) - 1})
 def test_the_exact_path_alone_agrees_with_the_reference(record: Any) -> None:
     """Every record read by ``_normalize_exact`` (the path of unusual records and
     of every error), not only those the common path turns away: its response

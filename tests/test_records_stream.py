@@ -182,7 +182,7 @@ def test_broken_documents_fail_as_they_fail_whole(text: str, chunk: int, monkeyp
     "[" * 100_000 + "]" * 100_000, '["\\ud800"]', '[{"id": "x"}]\n', '["unterminated', '[1.5e', '[123',
     "\ufeff[]", "\x0c[]", "\u2028{}", '{"a": 1}\n{"b": 2}', '{"a": 1} {"b": 2}',
     '{\n"images": [{"id": 1}]\n}\n{"id": 2}', '{"images": [{"id": 1}]}\n{"id": 2}',
-    '{"images": [{"id": 1}]} {"id": 2}',
+    '{"images": [{"id": 1}]} {"id": 2}', '[{"id": 1}X]', '{"images": [{"id": 1}X]}',  # not a delimiter
     '{"images": [{"id": 1},\n{"id": 3}]}\n{"id": 2}',  # line 1 ends inside the response
     '{"images": [{"id": 1},\n{"id": 3},\n{"id": 4}, {"id": 5}]}\n{"id": 2}',
 ])
