@@ -116,6 +116,9 @@ def test_the_sqlalchemy_target_on_a_connection_in_the_callers_transaction(engine
             assert sorted(db.run(reader, "", STRANGER).ids) == [uid(1), uid(2)]
             assert sorted(target.page(source, imgfilter.check(""), STRANGER).ids) == [uid(1), uid(2)]
             assert idle(engine, writer)  # a page of its own, ended
+            with pytest.raises(QueryError):  # one that fails in its own transaction: rolled back
+                target.page(source, imgfilter.check(f"marker={uid(99)}"), STRANGER)
+            assert idle(engine, writer)
             make_private(engine, reader, 2)
             reader.commit()
             assert target.page(source, imgfilter.check(""), STRANGER).ids == [uid(1)]  # current data

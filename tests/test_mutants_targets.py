@@ -11,6 +11,7 @@ evaluator written here from the node docstrings.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +46,7 @@ from imgfilter.lowered.core import (
 )
 from imgfilter.targets import memory, sql
 
+from .dbs import ENV, _unavailable
 from .fixtures import P1, P2, RECORDS, rec
 
 CATALOG = Catalog.from_records([
@@ -271,3 +273,18 @@ def test_a_subclass_of_a_drivers_connection_is_that_drivers(tmp_path: Path) -> N
     db.load_catalog(conn, Catalog.from_records(RECORDS))
     assert db.run(conn, "sort_key=id&sort_dir=asc").ids == sorted(r["id"] for r in RECORDS)
     conn.close()
+
+
+@pytest.mark.parametrize("name", ["sql", "sqlalchemy"])
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_source_on_a_server_closed_twice(name: str, engine: str) -> None:
+    """A service's ``finally`` may close a source its own code closed already: no
+    error (PyMySQL raises "Already closed" on a second ``close()`` of its own)."""
+    url = os.environ.get(ENV[engine])
+    if not url:
+        _unavailable(engine, f"{ENV[engine]} is not set")
+    assert url is not None
+    target = targets.get(name)
+    source = target.connect(url)
+    target.close(source)
+    target.close(source)
