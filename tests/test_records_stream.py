@@ -183,6 +183,8 @@ def test_broken_documents_fail_as_they_fail_whole(text: str, chunk: int, monkeyp
     "\ufeff[]", "\x0c[]", "\u2028{}", '{"a": 1}\n{"b": 2}', '{"a": 1} {"b": 2}',
     '{\n"images": [{"id": 1}]\n}\n{"id": 2}', '{"images": [{"id": 1}]}\n{"id": 2}',
     '{"images": [{"id": 1}]} {"id": 2}', '[{"id": 1}X]', '{"images": [{"id": 1}X]}',  # not a delimiter
+    # a line not JSON whose first character is all that is not blank, read from the start of the window
+    json.dumps(RECORDS[0]) + "\nx" + " " * 5000 + "\n", json.dumps(RECORDS[0]) + "\n{" + " " * 5000 + "\n",
     '{"images": [{"id": 1},\n{"id": 3}]}\n{"id": 2}',  # line 1 ends inside the response
     '{"images": [{"id": 1},\n{"id": 3},\n{"id": 4}, {"id": 5}]}\n{"id": 2}',
 ])
@@ -335,11 +337,12 @@ def test_paths_binary_and_text_files_and_stdin(tmp_path: Path, monkeypatch: pyte
 
 @pytest.mark.parametrize("body", [b"\xff", b"[1, \xe4\xb8]", b'["ok", "\xe4\xb8\xadx\xc3"]', b"\xe4"])
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
-@pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 20])  # 3: the BOM alone in the first chunk
+@pytest.mark.parametrize("lead", [0, 5000])
 def test_bytes_that_are_not_utf8_say_what_read_text_says(tmp_path: Path, body: bytes, bom: bytes, chunk: int,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                         lead: int, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "bad.json"
-    path.write_bytes(bom + b" " * 5000 + body)
+    path.write_bytes(bom + b" " * lead + body)
     with pytest.raises(UnicodeDecodeError) as whole:
         path.read_text(encoding="utf-8-sig")
     monkeypatch.setattr(records, "_CHUNK", chunk)
@@ -370,6 +373,19 @@ def test_missing_file_and_unreadable_source(tmp_path: Path) -> None:
     with pytest.raises(RecordError) as info:
         list(stream(Broken()))
     assert info.value.message == "cannot read: disk gone"
+
+    class BrokenLater(io.BytesIO):  # a binary file that fails after its first chunk
+        name = "images.jsonl"
+
+        def read(self, n: int | None = -1) -> bytes:
+            if self.tell():
+                raise OSError("disk gone")
+            return super().read(n)
+
+    with pytest.raises(RecordError) as info:
+        list(stream(BrokenLater(b"\n".join(json.dumps(r).encode() for r in generate(400)))))
+    assert (info.value.position, info.value.image_id, info.value.field, info.value.message) == (
+        "images.jsonl", None, None, "cannot read: disk gone")
 
 
 def test_streaming_reads_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
