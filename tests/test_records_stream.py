@@ -185,6 +185,8 @@ def test_broken_documents_fail_as_they_fail_whole(text: str, chunk: int, monkeyp
     '{"images": [{"id": 1}]} {"id": 2}', '[{"id": 1}X]', '{"images": [{"id": 1}X]}',  # not a delimiter
     # a line not JSON whose first character is all that is not blank, read from the start of the window
     json.dumps(RECORDS[0]) + "\nx" + " " * 5000 + "\n", json.dumps(RECORDS[0]) + "\n{" + " " * 5000 + "\n",
+    "{}", "{}x", "\n{}", " {}\n", '{"a"X 1}', '{"a": 1X}',  # a letter where a delimiter belongs
+    '\n{\n"images": [' + json.dumps(RECORDS[0]) + ']}\n' + json.dumps(RECORDS[1]),  # line 1 blank, line 2 "{"
     '{"images": [{"id": 1},\n{"id": 3}]}\n{"id": 2}',  # line 1 ends inside the response
     '{"images": [{"id": 1},\n{"id": 3},\n{"id": 4}, {"id": 5}]}\n{"id": 2}',
 ])
@@ -306,6 +308,16 @@ def test_a_saved_response_after_a_blank_line_or_a_long_line_1_is_refused(
         list(stream(io.StringIO(text)))
     assert (info.value.position, info.value.image_id, info.value.field, info.value.message) == refusal
     assert reference(text)[0] == "images"
+    # a line 1 that ends before the records is read back whole, however long
+    text = json.dumps({"pad": "p" * 100}).rstrip("}") + ',\n"images": [' + json.dumps(RECORDS[0]) + "]}\n" + json.dumps(RECORDS[1])
+    with pytest.raises(RecordError) as info:
+        list(stream(io.StringIO(text)))
+    monkeypatch.setattr(records, "_LINE1_CAP", 40)
+    with pytest.raises(RecordError) as capped:
+        list(stream(io.StringIO(text)))
+    expected = ("line 1", None, None, "not JSON: Expecting property name enclosed in double quotes")
+    assert (info.value.position, info.value.image_id, info.value.field, info.value.message) == expected
+    assert (capped.value.position, capped.value.image_id, capped.value.field, capped.value.message) == expected
     # a line 1 longer than the stream keeps is not read back: the refusal, whatever it holds
     monkeypatch.setattr(records, "_LINE1_CAP", 40)
     text = json.dumps({"images": RECORDS[:5]}) + "\n" + json.dumps(RECORDS[6])

@@ -1012,7 +1012,6 @@ class _Records:
                     raise RecordError("document", None, "images", "is given more than once")
                 if key == "images" and c == "[":
                     streamed = True
-                    head.pop("images", None)
                     self.label = "images[{}]"
                     nl = w.buf.find("\n", 0, w.pos)  # nothing is dropped yet
                     if nl >= 0:
