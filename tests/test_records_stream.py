@@ -309,7 +309,8 @@ def test_a_saved_response_after_a_blank_line_or_a_long_line_1_is_refused(
     assert (info.value.position, info.value.image_id, info.value.field, info.value.message) == refusal
     assert reference(text)[0] == "images"
     # a line 1 that ends before the records is read back whole, however long
-    text = json.dumps({"pad": "p" * 100}).rstrip("}") + ',\n"images": [' + json.dumps(RECORDS[0]) + "]}\n" + json.dumps(RECORDS[1])
+    text = (json.dumps({"pad": "p" * 100}).rstrip("}") + ',\n"images": [' + json.dumps(RECORDS[0]) + "]}\n"
+            + json.dumps(RECORDS[1]))
     with pytest.raises(RecordError) as info:
         list(stream(io.StringIO(text)))
     monkeypatch.setattr(records, "_LINE1_CAP", 40)
