@@ -568,3 +568,15 @@ def test_the_window_keeps_an_empty_line_1() -> None:
     w.buf, w.pos = "cd", 2
     w._drop(2)
     assert (w.line1, w.lines, w.col) == ([""], 1, 4)
+
+
+def test_the_window_keeps_line_1_to_its_first_newline() -> None:
+    """Only what is dropped counts, and line 1 ends at its first newline."""
+    w = records._Window(io.StringIO("").read)
+    w.buf, w.pos, w.line1 = "ab\ncd", 2, []
+    w._drop(2)  # "ab": line 1 goes on in the window
+    assert (w.line1, w.line1_done, w.buf) == (["ab"], False, "\ncd")
+    w = records._Window(io.StringIO("").read)
+    w.buf, w.pos, w.line1 = "a\nb\nc", 5, []
+    w._drop(5)
+    assert (w.line1, w.line1_done, w.lines, w.col) == (["a"], True, 2, 1)
