@@ -185,7 +185,7 @@ def test_broken_documents_fail_as_they_fail_whole(text: str, chunk: int, monkeyp
     '{"images": [{"id": 1}]} {"id": 2}', '[{"id": 1}X]', '{"images": [{"id": 1}X]}',  # not a delimiter
     # a line not JSON whose first character is all that is not blank, read from the start of the window
     json.dumps(RECORDS[0]) + "\nx" + " " * 5000 + "\n", json.dumps(RECORDS[0]) + "\n{" + " " * 5000 + "\n",
-    "{}", "{}x", "\n{}", " {}\n", '{"a"X 1}', '{"a": 1X}',  # a letter where a delimiter belongs
+    "X", "Xy", "{}", "{}x", "\n{}", " {}\n", '{"a"X 1}', '{"a": 1X}',  # a letter where a delimiter belongs
     '\n{\n"images": [' + json.dumps(RECORDS[0]) + ']}\n' + json.dumps(RECORDS[1]),  # line 1 blank, line 2 "{"
     '{"images": [{"id": 1},\n{"id": 3}]}\n{"id": 2}',  # line 1 ends inside the response
     '{"images": [{"id": 1},\n{"id": 3},\n{"id": 4}, {"id": 5}]}\n{"id": 2}',
@@ -374,7 +374,7 @@ def test_newlines_are_read_as_read_text_reads_them(tmp_path: Path) -> None:
     assert info.value.position == whole.value.position == "line 4"
 
 
-def test_missing_file_and_unreadable_source(tmp_path: Path) -> None:
+def test_missing_file_and_unreadable_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RecordError) as info:
         list(stream(tmp_path / "missing.json"))
     assert info.value.position == str(tmp_path / "missing.json") and "cannot read" in info.value.message
@@ -385,7 +385,24 @@ def test_missing_file_and_unreadable_source(tmp_path: Path) -> None:
 
     with pytest.raises(RecordError) as info:
         list(stream(Broken()))
-    assert info.value.message == "cannot read: disk gone"
+    assert (info.value.position, info.value.message) == ("input", "cannot read: disk gone")  # a file without a name
+
+    class BrokenText(io.StringIO):  # a named text file that fails after its first chunk
+        name = "images.json"
+
+        def read(self, n: int | None = -1) -> str:
+            if self.tell():
+                raise OSError("disk gone")
+            return super().read(n)
+
+    big = json.dumps(generate(400))
+    with pytest.raises(RecordError) as info:
+        list(stream(BrokenText(big)))
+    assert (info.value.position, info.value.message) == ("images.json", "cannot read: disk gone")
+    monkeypatch.setattr("sys.stdin", BrokenText(big))
+    with pytest.raises(RecordError) as info:
+        list(stream("-"))
+    assert (info.value.position, info.value.message) == ("-", "cannot read: disk gone")
 
     class BrokenLater(io.BytesIO):  # a binary file that fails after its first chunk
         name = "images.jsonl"

@@ -797,7 +797,7 @@ class _Window:
     """The part of a text still needed, read from ``read`` as it is used.
 
     ``buf[pos:]`` is unread; text before ``pos`` is dropped when more is read,
-    except from ``keep`` on (``None``: keep nothing).  ``lines`` and ``col``
+    unless ``hold`` (all of it is kept).  ``lines`` and ``col``
     count the dropped text's newlines and the characters after its last one,
     so that an offset in ``buf`` still gives the line and column in the whole
     text, as json computes them."""
@@ -807,7 +807,7 @@ class _Window:
         self.buf = ""
         self.pos = 0
         self.eof = False
-        self.keep: int | None = None
+        self.hold = False
         self.lines = 0
         self.col = 0
         # the dropped text of line 1, while it is being kept: None when not or no more (too long)
@@ -819,9 +819,8 @@ class _Window:
         """Read more (dropping what is no longer needed); False at the end of the text."""
         if self.eof:
             return False
-        k = self.pos if self.keep is None else min(self.pos, self.keep)
-        if k:
-            self._drop(k)
+        if self.pos and not self.hold:
+            self._drop(self.pos)
         # at least as much as is kept: a value larger than a chunk is read again a few times, not once a chunk
         chunk = self._read(max(_CHUNK, len(self.buf)))
         if not chunk:
@@ -849,8 +848,6 @@ class _Window:
             self.col += k
         self.buf = buf[k:]
         self.pos -= k
-        if self.keep is not None:
-            self.keep -= k
 
     def where(self, pos: int) -> str:
         """``line L column C`` of an offset of ``buf``, in the whole text."""
@@ -963,7 +960,7 @@ class _Records:
 
     def __init__(self, read: Callable[[int], str]) -> None:
         self.w = _Window(read)
-        self.label = "line {}"
+        self.label: str  # set before the first record, by the form of the text
         self.lines = False
         self._it = self._records()
 
@@ -972,7 +969,7 @@ class _Records:
 
     def _records(self) -> Iterator[tuple[int, Any]]:
         w = self.w
-        w.keep = 0  # until the form is known
+        w.hold = True  # until the form is known
         if not w.peek(_SPACE):
             return  # nothing but whitespace
         first = w.pos
@@ -984,7 +981,7 @@ class _Records:
             raise _not_a_document(w.buf[:first] + w.rest())
         w.pos += 1
         if c == "[":
-            w.keep = None
+            w.hold = False
             self.label = "item {}"
             yield from enumerate(w.elements())
             if w.peek():
@@ -1018,7 +1015,7 @@ class _Records:
                         line1 = w.buf[:nl]
                     else:
                         w.line1 = []
-                    w.keep = None
+                    w.hold = False
                     w.pos += 1
                     yield from enumerate(w.elements())
                 else:
@@ -1032,7 +1029,7 @@ class _Records:
                 yield from self._after_response(line1)
                 return
             w.pos = 0  # everything is kept: read again from the start
-            w.keep = None
+            w.hold = False
             yield from self._json_lines()
             return
         if streamed:
