@@ -432,6 +432,14 @@ def test_streaming_reads_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
     next(it)
     assert lines.tell() <= 2 * 4096
 
+    class BomFirst(io.StringIO):  # a text file whose first read gives its BOM alone
+        def read(self, n: int | None = -1) -> str:
+            return super().read(1 if self.tell() == 0 else n)
+
+    bom = BomFirst("\ufeff" + text)
+    assert next(stream(bom)).id == recs[0]["id"]
+    assert bom.tell() <= 2 * 4096 + 1
+
 
 def test_load_is_the_stream_gathered() -> None:
     recs = generate(100)
