@@ -807,7 +807,7 @@ class _Window:
         self.buf = ""
         self.pos = 0
         self.eof = False
-        self.hold = False
+        self.hold = True  # until the form of the text is known
         self.lines = 0
         self.col = 0
         # the dropped text of line 1, while it is being kept: None when not or no more (too long)
@@ -969,7 +969,6 @@ class _Records:
 
     def _records(self) -> Iterator[tuple[int, Any]]:
         w = self.w
-        w.hold = True  # until the form is known
         if not w.peek(_SPACE):
             return  # nothing but whitespace
         first = w.pos
