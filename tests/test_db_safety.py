@@ -328,6 +328,11 @@ def test_a_mysql_connection_not_in_utf8mb4_is_refused() -> None:
                 db.run(latin1, "name=%C3%B1%27")
             with pytest.raises(db.DatabaseError, match="latin1"):
                 db.load_catalog(latin1, Catalog.from_records([rec(2)]))
+            target = get("sqlalchemy")  # its first page on the connection checks it too
+            source = target.attach(latin1)
+            with pytest.raises(db.DatabaseError, match=r"character set is latin1.*utf8mb4"):
+                target.page(source, imgfilter.check("name=%C3%B1%27"))
+            target.close(source)
         finally:
             latin1.close()
 

@@ -45,6 +45,7 @@ from imgfilter.lowered.core import (
     Pred,
 )
 from imgfilter.targets import memory, sql
+from imgfilter.targets import sqlalchemy as sa_target
 
 from .dbs import ENV, _unavailable
 from .fixtures import P1, P2, RECORDS, rec
@@ -213,6 +214,13 @@ def test_sql_run_verifies_the_catalog_of_the_schema_it_reads(tmp_path: Path) -> 
         assert page == memory.run("sort_key=name&sort_dir=asc&limit=4", CATALOG)
         with pytest.raises(DatabaseError):
             sql.run(conn, "limit=1")  # the default tables are not there
+    finally:
+        conn.close()
+    conn = sqlite3.connect(path)  # the same through SQLAlchemy, on the schema's tables
+    try:
+        with sa_target.engine_on(conn).connect() as sa_conn:
+            got = sa_target.page(sa_conn, "sort_key=name&sort_dir=asc&limit=4", tables=sa_target.reference(schema))
+        assert got == memory.run("sort_key=name&sort_dir=asc&limit=4", CATALOG)
     finally:
         conn.close()
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import partial
@@ -20,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import imgfilter
 from imgfilter import Context, QueryError, db
+from imgfilter.db.dialects import DIALECTS
 from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.io.records import Catalog
 from imgfilter.lowered.core import lower
@@ -707,3 +710,87 @@ def test_tables_reflected_from_the_database_walk_as_memory(loaded: dict[str, Any
                 got = walk(lambda q, c: page(conn, q, c, tables=tables), query, context)
                 assert got == walk(partial(memory.page, CATALOG), query, context), (engine, query, context)
                 assert all(isinstance(p[2], str) for p in got if p[0] == "ok" and p[2] is not None)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_page_reads_in_a_read_transaction_of_its_own(loaded: dict[str, Any], engine: str) -> None:
+    """As the DB-API target: the page's statements run in one transaction it
+    began (on PostgreSQL REPEATABLE READ, READ ONLY, without a second BEGIN after
+    the one psycopg sends itself, which the server would log as a warning), and
+    it is ended after."""
+    if engine not in loaded:
+        pytest.skip(f"no {engine} server")
+    raw = loaded[engine]
+    d = DIALECTS[engine]
+    notices: list[str] = []
+    if engine == "postgresql":
+        raw.add_notice_handler(lambda n: notices.append(str(n.message_primary)))
+    seen: list[Any] = []
+
+    def before(*args: Any) -> None:
+        if not seen:  # the first statement of the page
+            seen.append(d.in_transaction(raw))
+            if engine == "postgresql":
+                cur = raw.cursor()
+                cur.execute("SHOW transaction_isolation")
+                seen.append(cur.fetchone()[0])
+                cur.execute("SHOW transaction_read_only")
+                seen.append(cur.fetchone()[0])
+
+    with engine_on(raw).connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", before)
+        assert page(conn, "sort_key=name&limit=2").ids
+        assert not conn.in_transaction() and not d.in_transaction(raw)
+    assert seen == ([True, "repeatable read", "on"] if engine == "postgresql" else [True])
+    assert notices == []
+
+
+def test_naive_utc_is_bound_whatever_the_local_time_zone() -> None:
+    """A time is turned into naive UTC for a ``DateTime`` column without time
+    zone on a machine whose local zone is not UTC (not into local wall time)."""
+    md = sa.MetaData()
+    t = sa.Table("naive", md, sa.Column("id", sa.Text, primary_key=True), sa.Column("isregistered", sa.Boolean),
+                 sa.Column("created_at", sa.DateTime(timezone=False)))
+    tables = Tables(t)
+    q = imgfilter.check("created_at=gte:2024-01-01T09:00:00%2B08:00&sort_key=id&sort_dir=asc")  # 01:00Z
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Shanghai"
+    time.tzset()
+    try:
+        sa_engine = sa.create_engine("sqlite://")
+        with sa_engine.connect() as conn:
+            md.create_all(conn)
+            conn.execute(t.insert(), [{"id": uid(i), "isregistered": True, "created_at": dt.datetime(2024, 1, 1, i)}
+                                      for i in range(4)])
+            got = list(conn.scalars(sa.select(t.c.id).where(where(q, None, tables)).order_by(*order_by(q, tables))))
+        sa_engine.dispose()
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+    assert got == [uid(1), uid(2), uid(3)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_record_column_typed_json_is_read_as_the_image(loaded: dict[str, Any], engine: str) -> None:
+    """A service whose model types the record column as ``JSON`` gets each
+    record back as a dict from SQLAlchemy: the pages are memory's still."""
+    if engine not in loaded:
+        pytest.skip(f"no {engine} server")
+    with engine_on(loaded[engine]).connect() as conn:
+        md = sa.MetaData()
+        s = DEFAULT_SCHEMA
+        images = sa.Table(s.images, md, sa.Column(s.record, sa.JSON), autoload_with=conn)
+        tables = Tables(images=images, tags=sa.Table(s.tags, md, autoload_with=conn),
+                        members=sa.Table(s.members, md, autoload_with=conn),
+                        properties=sa.Table(s.properties, md, autoload_with=conn))
+        record = conn.execute(sa.select(images.c[s.record]).limit(1)).scalar()
+        # psycopg decodes JSON only from json/jsonb columns: over TEXT SQLAlchemy hands the text on
+        assert isinstance(record, str if engine == "postgresql" else dict)
+        conn.rollback()
+        memory = get("memory")
+        for query in QUERIES[:6]:
+            got = walk(lambda q, c: page(conn, q, c, tables=tables), query, None)
+            assert got == walk(partial(memory.page, CATALOG), query, None), (engine, query)
