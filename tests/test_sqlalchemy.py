@@ -342,6 +342,8 @@ def test_orm_select_with_the_clauses_walks_as_memory(service: sa.Engine, query: 
             assert _ids_walk(partial(handler, session), query, context) == expected, (query, context)
             got = outcome(lambda c=context: page(session, query, c, tables=SERVICE))
             assert got == outcome(lambda c=context: get("memory").page(CATALOG, imgfilter.check(query), c))
+            # on the Engine itself: a connection of its own, the same caller and tables
+            assert outcome(lambda c=context: page(service, query, c, tables=SERVICE)) == got, (query, context)
 
 
 def _clause_page(conn: Any, raw: str, context: Context | None) -> tuple[list[str], str | None]:
