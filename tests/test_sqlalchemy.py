@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -796,3 +796,16 @@ def test_a_record_column_typed_json_is_read_as_the_image(loaded: dict[str, Any],
         for query in QUERIES[:6]:
             got = walk(lambda q, c: page(conn, q, c, tables=tables), query, None)
             assert got == walk(partial(memory.page, CATALOG), query, None), (engine, query)
+
+
+def test_engine_of_names_mariadb_and_refuses_other_dialects() -> None:
+    from types import SimpleNamespace
+
+    from imgfilter.db.connect import DatabaseError
+    from imgfilter.db.dialects import MYSQL
+    from imgfilter.targets.sqlalchemy import engine_of
+
+    assert engine_of(sa.create_engine("mariadb+pymysql://").dialect) is MYSQL  # SQLAlchemy's "mariadb"
+    with pytest.raises(DatabaseError) as e:
+        engine_of(cast(Any, SimpleNamespace(name="oracle")))
+    assert str(e.value) == "unsupported SQLAlchemy dialect 'oracle': use sqlite, postgresql or mysql/mariadb"
