@@ -725,8 +725,12 @@ def test_a_page_reads_in_a_read_transaction_of_its_own(loaded: dict[str, Any], e
     raw = loaded[engine]
     d = DIALECTS[engine]
     notices: list[str] = []
+
+    def notice(n: Any) -> None:
+        notices.append(str(n.message_primary))
+
     if engine == "postgresql":
-        raw.add_notice_handler(lambda n: notices.append(str(n.message_primary)))
+        raw.add_notice_handler(notice)
     seen: list[Any] = []
 
     def before(*args: Any) -> None:
@@ -739,10 +743,14 @@ def test_a_page_reads_in_a_read_transaction_of_its_own(loaded: dict[str, Any], e
                 cur.execute("SHOW transaction_read_only")
                 seen.append(cur.fetchone()[0])
 
-    with engine_on(raw).connect() as conn:
-        sa.event.listen(conn, "before_cursor_execute", before)
-        assert page(conn, "sort_key=name&limit=2").ids
-        assert not conn.in_transaction() and not d.in_transaction(raw)
+    try:
+        with engine_on(raw).connect() as conn:
+            sa.event.listen(conn, "before_cursor_execute", before)
+            assert page(conn, "sort_key=name&limit=2").ids
+            assert not conn.in_transaction() and not d.in_transaction(raw)
+    finally:
+        if engine == "postgresql":
+            raw.remove_notice_handler(notice)  # the connection is the module's: leave it as found
     assert seen == ([True, "repeatable read", "on"] if engine == "postgresql" else [True])
     assert notices == []
 
