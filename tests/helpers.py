@@ -1,6 +1,12 @@
-"""Small helpers for asserting on checked queries and their errors."""
+"""Small helpers for asserting on checked queries and their errors, and for
+running code under another local time zone."""
 
 from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -27,3 +33,19 @@ def underlined(err: QueryError, i: int = 0) -> str:
     """The raw text an error's span points at."""
     span = err.errors[i].span
     return err.source[span.start:span.end]
+
+
+@contextmanager
+def local_time_zone(zone: str) -> Iterator[None]:
+    """The process's local time zone is ``zone`` (a ``TZ`` value) inside the block."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from imgfilter.targets.sql import MARKER_ID, MARKER_VALUE, ROW_LIMIT, compile_sq
 
 from .catalogs import Case, cases, catalogs  # noqa: E402
 from .fixtures import P1, P2, RECORDS, rec, uid  # noqa: E402
+from .helpers import local_time_zone  # noqa: E402
 
 TARGET = D.TARGET
 CATALOG = Catalog.from_records(RECORDS)
@@ -196,10 +196,8 @@ def test_a_collation_that_ignores_case_is_refused() -> None:
         conn.close()
 
 
-def test_times_compare_in_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "America/New_York")  # DuckDB's session zone follows it
-    time.tzset()
-    try:
+def test_times_compare_in_utc_whatever_the_local_time_zone() -> None:
+    with local_time_zone("America/New_York"):  # DuckDB's session zone follows it
         conn = TARGET.load(CATALOG)
         try:
             for query in ("created_at=eq:2018-09-06T14:03:27Z", "updated_at=gte:2018-09-06T15:17:33Z&sort_key=name",
@@ -209,9 +207,6 @@ def test_times_compare_in_utc_whatever_the_local_time_zone(monkeypatch: pytest.M
                 assert expected.ids and TARGET.page(conn, checked) == expected, query
         finally:
             conn.close()
-    finally:
-        monkeypatch.undo()
-        time.tzset()
 
 
 def test_a_page_on_a_closed_source_is_a_database_error() -> None:

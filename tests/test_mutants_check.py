@@ -13,7 +13,7 @@ import imgfilter
 from imgfilter import Flavor, Options, QueryError
 from imgfilter.front.ast import FieldIn, TimeFilter
 
-from .helpers import ok, rejected
+from .helpers import local_time_zone, ok, rejected
 
 
 def test_the_service_preset_limits_length_and_caching() -> None:
@@ -42,16 +42,9 @@ def test_length_and_pair_limits_are_the_callers() -> None:
     ("15407208000", "2458-03-27T04:00:00Z"),  # 11 digits: still seconds
     ("154072080000", "1974-11-19T05:48:00Z"),  # 12 digits: milliseconds
 ])
-def test_an_epoch_number_gets_the_time_it_means(epoch: str, fix: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    monkeypatch.setenv("TZ", "CST-8")  # the hint is UTC whatever the machine's zone
-    time.tzset()
-    try:
+def test_an_epoch_number_gets_the_time_it_means(epoch: str, fix: str) -> None:
+    with local_time_zone("CST-8"):  # the hint is UTC whatever the machine's zone
         e = rejected(f"created_at=gt:{epoch}").errors[0]
-    finally:
-        monkeypatch.undo()
-        time.tzset()
     assert e.message == f"created_at: {epoch!r} is not a time: an epoch number (seconds since 1970)"
     assert e.hint == f"write created_at=gt:{fix}"
 

@@ -6,8 +6,6 @@ agrees with the plain one."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -563,23 +561,6 @@ def varied_record(draw: st.DrawFn) -> Any:
           "updated_at": "2018-10-28T10:00:00+08:00"})
 def test_normalize_agrees_with_the_reference(record: Any) -> None:
     assert_normalize_agrees(record)
-
-
-def test_a_time_without_an_offset_is_utc_whatever_the_local_time_zone() -> None:
-    record = {"id": "00000000-0000-4000-8000-000000000001", "created_at": "2018-10-28T10:00:00"}
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Shanghai"
-    time.tzset()
-    try:
-        img = records.normalize(record, "line 1")
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
-    assert img.values["created_at"] == dt.datetime(2018, 10, 28, 10, tzinfo=dt.UTC)
-    assert img.wire["created_at"] == "2018-10-28T10:00:00Z"
 
 
 @given(varied_record())

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import partial
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -22,18 +21,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import imgfilter
 from imgfilter import Context, QueryError, db
-from imgfilter.db.dialects import DIALECTS
+from imgfilter.db.connect import DatabaseError
+from imgfilter.db.dialects import DIALECTS, MYSQL
 from imgfilter.db.schema import DEFAULT_SCHEMA, Schema
 from imgfilter.io.records import Catalog
 from imgfilter.lowered.core import lower
 from imgfilter.result import Page
 from imgfilter.sqlalchemy import ExactText, Tables, UtcTime, after, limit, metadata, order_by, page, reference, where
 from imgfilter.targets import get
-from imgfilter.targets.sqlalchemy import TARGET, compile_sqlalchemy, engine_on
+from imgfilter.targets.sqlalchemy import TARGET, compile_sqlalchemy, engine_of, engine_on
 
 from .catalogs import Case, cases, catalogs
 from .dbs import ENGINES, Databases, isolated
 from .fixtures import P1, P2, RECORDS, uid
+from .helpers import local_time_zone
 
 CATALOG = Catalog.from_records(RECORDS)
 QUERIES = [
@@ -618,14 +619,10 @@ def test_after_is_an_index_range_keyset_on_sqlite() -> None:
     TARGET.close(src)  # closing twice (a service's finally after its own close) is harmless
 
 
-def test_utc_time_columns_store_none_and_read_naive_values_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_utc_time_columns_store_none_and_read_naive_values_as_utc() -> None:
     """``UtcTime`` in a service's model: ``None`` is stored as NULL, and a naive
     value read back is UTC whatever the process's time zone."""
-    import time
-
-    monkeypatch.setenv("TZ", "Asia/Shanghai")
-    time.tzset()
-    try:
+    with local_time_zone("Asia/Shanghai"):
         md = sa.MetaData()
         t = sa.Table("times", md, sa.Column("k", sa.Integer, primary_key=True), sa.Column("at", UtcTime()))
         engine = sa.create_engine("sqlite://")
@@ -637,9 +634,6 @@ def test_utc_time_columns_store_none_and_read_naive_values_as_utc(monkeypatch: p
         assert got == {1: None, 2: dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC),
                        3: dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)}
         assert all(v is None or v.tzinfo is dt.UTC for v in got.values())
-    finally:
-        monkeypatch.undo()
-        time.tzset()
 
 
 def test_tables_of_something_that_is_not_a_table_or_model() -> None:
@@ -763,10 +757,7 @@ def test_naive_utc_is_bound_whatever_the_local_time_zone() -> None:
                  sa.Column("created_at", sa.DateTime(timezone=False)))
     tables = Tables(t)
     q = imgfilter.check("created_at=gte:2024-01-01T09:00:00%2B08:00&sort_key=id&sort_dir=asc")  # 01:00Z
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Shanghai"
-    time.tzset()
-    try:
+    with local_time_zone("Asia/Shanghai"):
         sa_engine = sa.create_engine("sqlite://")
         with sa_engine.connect() as conn:
             md.create_all(conn)
@@ -774,12 +765,6 @@ def test_naive_utc_is_bound_whatever_the_local_time_zone() -> None:
                                       for i in range(4)])
             got = list(conn.scalars(sa.select(t.c.id).where(where(q, None, tables)).order_by(*order_by(q, tables))))
         sa_engine.dispose()
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
     assert got == [uid(1), uid(2), uid(3)]
 
 
@@ -807,12 +792,6 @@ def test_a_record_column_typed_json_is_read_as_the_image(loaded: dict[str, Any],
 
 
 def test_engine_of_names_mariadb_and_refuses_other_dialects() -> None:
-    from types import SimpleNamespace
-
-    from imgfilter.db.connect import DatabaseError
-    from imgfilter.db.dialects import MYSQL
-    from imgfilter.targets.sqlalchemy import engine_of
-
     assert engine_of(sa.create_engine("mariadb+pymysql://").dialect) is MYSQL  # SQLAlchemy's "mariadb"
     with pytest.raises(DatabaseError) as e:
         engine_of(cast(Any, SimpleNamespace(name="oracle")))
