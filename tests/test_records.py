@@ -331,10 +331,12 @@ def test_time_range_bounds_are_inclusive() -> None:
                          "that every database stores)")
 
 
-def test_a_time_without_offset_is_utc_whatever_the_machine_zone() -> None:
+def test_times_are_read_as_utc_whatever_the_machine_zone() -> None:
+    """Without an offset a time is UTC; with one it is converted to UTC (record 1's
+    spellings go through dateutil, record 2's the quick path reads itself)."""
     with local_time_zone("CST-8"):  # POSIX form: UTC+8, no zone database needed
         img, fast = Catalog.from_records([
-            {"id": uid(1), "created_at": "2019-01-01 00:00:00", "updated_at": "2019-01-01T08:00:00+08:00"},
+            {"id": uid(1), "created_at": "2019-01-01 00:00:00", "updated_at": "2019-01-01 08:00:00+08:00"},
             {"id": uid(2), "created_at": "2019-01-01T00:00:00"},  # the form the quick path reads itself
         ]).images
     assert fast.values["created_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
@@ -342,6 +344,7 @@ def test_a_time_without_offset_is_utc_whatever_the_machine_zone() -> None:
     assert img.values["created_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
     assert img.values["created_at"].utcoffset() == dt.timedelta(0)
     assert img.values["updated_at"] == dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
+    assert img.values["updated_at"].utcoffset() == dt.timedelta(0)  # a time with an offset: in UTC too
     assert img.wire["created_at"] == img.wire["updated_at"] == "2019-01-01T00:00:00Z"
 
 
