@@ -185,6 +185,8 @@ def test_member_ids_are_bounded_and_listed_once() -> None:
     ({"a\x00": "x"}, "['a\\x00']: the key contains a NUL character, which PostgreSQL cannot store"),
     (2**4096, "an integer of 4097 bits is too large (at most 4096)"),
     ({1, 2}, "a set is not a JSON value"),
+    ({"k": {1, 2}}, "['k']: a set is not a JSON value"),  # nested: the one-pass check must not let it through
+    ([None, True, b"x"], "[2]: a bytes is not a JSON value"),
 ])
 def test_a_custom_field_that_no_database_stores(value: object, message: str) -> None:
     e = _error({"id": uid(1), "custom": value})
