@@ -209,7 +209,10 @@ def test_numbers_too_long_to_read_are_counted_whole(text: str, chunk: int, monke
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
-@pytest.mark.parametrize("text", ["\n[1,}", "\n\n[1,\n}", " \n[1,}", "\n{\"a\": 1 \"b\"}", "[\n1,\n\n}"])
+@pytest.mark.parametrize("text", ["\n[1,}", "\n\n[1,\n}", " \n[1,}", "\n{\"a\": 1 \"b\"}", "[\n1,\n\n}",
+                                  # in a key of the response object: a bad escape, a control character, no end
+                                  '{"count": 1,\n "ima\\qges": []}', '\n{"images": [], "a\x01": 1}', '{"imag',
+                                  '{"ima\\qges": [], "pad": "' + "x" * 200 + '"}'])  # far from the end read
 def test_syntax_errors_name_line_and_column_of_the_whole_text(
         text: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(records, "_CHUNK", chunk)
