@@ -603,13 +603,15 @@ def test_catalog_records_take_the_common_path(monkeypatch: pytest.MonkeyPatch) -
 def test_records_at_the_limits_take_the_common_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Records that are plain but not ASCII, or at a limit (text, tags, member
     ids and property names 255 characters long, nesting 64 levels deep, an integer of 4,096 bits, the first and last
-    instants every engine stores), numbers in text fields, and custom JSON
+    instants every engine stores), numbers in text fields, fields only responses
+    show (a boolean, a number, a time), and custom JSON
     holding nulls and booleans, are read in one pass, and as the reference reads them."""
     limit_records = [
         {"id": "00000000-0000-4000-8000-000000000001", "name": "镜像-" + "x" * (MAX_TEXT - 3),
          "enterprise_project_id": "E" * MAX_TEXT, "__description": "Ubuntu 22.04 镜像", "ключ": "значение",
          "custom": {"名": [None, True, False, 1.5, "é"]}, "big": 2**(MAX_INT_BITS - 1),
          "bits": [2**(MAX_INT_BITS - 1)], "__os_bit": 64, "max_ram": 1024,  # numbers where text is expected
+         "deleted": False, "virtual_size": 2**40, "deleted_at": "2019-01-01T00:00:00Z",  # only responses show these
          "tags": ["k=" + "v" * (MAX_TEXT - 2), "环境=生产"],
          "members": [{"member_id": "m" * MAX_TEXT, "status": "accepted"}], "p" * MAX_PROPERTY_NAME: True,
          "created_at": "1000-01-01T00:00:00Z", "updated_at": "9999-12-31T23:59:59.999999Z"},  # first, last instants
