@@ -62,6 +62,11 @@ NO_COEXIST = "the attributes do not co-exist, so nothing matches"
         ("IMG.0001", "updated_at: no time satisfies all of lt:2018-01-01T00:00:00Z and gte:2018-01-01T00:00:00Z",
          "check the operators: gt means strictly after", "updated_at=gte:2018-01-01T00:00:00Z", "updated_at", None,
          "warning")]),
+    # three bounds: the warning underlines the last one given
+    ("created_at=gt:2019-01-01T00:00:00Z&created_at=lt:2018-01-01T00:00:00Z&created_at=gte:2017-01-01T00:00:00Z", [
+        ("IMG.0001", "created_at: no time satisfies all of gt:2019-01-01T00:00:00Z and lt:2018-01-01T00:00:00Z and "
+         "gte:2017-01-01T00:00:00Z", "check the operators: gt means strictly after",
+         "created_at=gte:2017-01-01T00:00:00Z", "created_at", None, "warning")]),
 ])
 def test_each_rule_says_what_and_where(query: str, expected: list[Row]) -> None:
     assert _diagnostics(query) == expected
