@@ -602,10 +602,11 @@ def test_catalog_records_take_the_common_path(monkeypatch: pytest.MonkeyPatch) -
 
 def test_records_at_the_limits_take_the_common_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Records that are plain but not ASCII, or at a limit (text, tags, member
-    ids and property names 255 characters long, nesting 64 levels deep, an integer of 4,096 bits, the first and last
-    instants every engine stores), numbers in text fields, fields only responses
-    show (a boolean, a number, a time), and custom JSON
-    holding nulls and booleans, are read in one pass, and as the reference reads them."""
+    ids and property names 255 characters long, nesting 64 levels deep, an
+    integer of 4,096 bits, the first and last instants every engine stores),
+    numbers in text fields, fields only responses show (a boolean, a number, a
+    time), and custom JSON holding nulls and booleans, are read in one pass, and
+    as the reference reads them."""
     limit_records = [
         {"id": "00000000-0000-4000-8000-000000000001", "name": "镜像-" + "x" * (MAX_TEXT - 3),
          "enterprise_project_id": "E" * MAX_TEXT, "__description": "Ubuntu 22.04 镜像", "ключ": "значение",

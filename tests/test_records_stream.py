@@ -218,10 +218,10 @@ def test_syntax_errors_name_line_and_column_of_the_whole_text(
     monkeypatch.setattr(records, "_CHUNK", chunk)
     with pytest.raises(RecordError) as info:
         list(stream(io.StringIO(text)))
-    try:
+    with pytest.raises(json.JSONDecodeError) as ref:
         json.loads(text)
-    except json.JSONDecodeError as e:
-        assert (info.value.position, info.value.message) == (f"line {e.lineno} column {e.colno}", f"not JSON: {e.msg}")
+    e = ref.value
+    assert (info.value.position, info.value.message) == (f"line {e.lineno} column {e.colno}", f"not JSON: {e.msg}")
 
 
 def test_a_syntax_error_after_a_bad_record_is_the_error_given(monkeypatch: pytest.MonkeyPatch) -> None:
