@@ -48,6 +48,16 @@ def _unavailable(engine: str, why: str) -> None:
     pytest.skip(message)
 
 
+def server_url(engine: str) -> str:
+    """The test server URL of ``engine`` from its environment variable; skips
+    the test without one (fails it under ``CI=true``)."""
+    url = os.environ.get(ENV[engine])
+    if not url:
+        _unavailable(engine, f"{ENV[engine]} is not set")
+    assert url is not None
+    return url
+
+
 @contextmanager
 def isolated(engine: str) -> Iterator[Any]:
     """A connection to a fresh, private namespace of ``engine``; dropped after."""
@@ -58,10 +68,7 @@ def isolated(engine: str) -> Iterator[Any]:
         finally:
             memory.close()
         return
-    url = os.environ.get(ENV[engine])
-    if not url:
-        _unavailable(engine, f"{ENV[engine]} is not set")
-    assert url is not None
+    url = server_url(engine)
     try:
         conn: Any = connect(url)
     except Exception as e:

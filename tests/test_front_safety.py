@@ -147,7 +147,8 @@ def test_a_marker_walk_reuses_the_template(monkeypatch: pytest.MonkeyPatch) -> N
 def test_only_page_requests_take_a_place_among_the_page_templates() -> None:
     """A query without marker or limit has no template to reuse: checking many of
     them must not push out the templates of the marker walks under way."""
-    configure_caches(check=2048, page_templates=1)  # both emptied
+    sizes = cache_sizes()
+    configure_caches(check=sizes["check"][1], page_templates=1)  # both emptied
     try:
         imgfilter.check(f"status=active&marker={M}")
         assert cache_sizes()["page_templates"][0] == 1
@@ -160,7 +161,7 @@ def test_only_page_requests_take_a_place_among_the_page_templates() -> None:
             imgfilter.check(f"status=active&marker={M.replace('b', 'c')}")
         assert parses.calls == 0  # the walk's template is still there
     finally:
-        configure_caches(check=2048, page_templates=1024)
+        configure_caches(page_templates=sizes["page_templates"][1])
 
 
 # ---- 8.5: floods are refused before parsing ---------------------------------------

@@ -11,7 +11,6 @@ evaluator written here from the node docstrings.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from pathlib import Path
 from types import MappingProxyType
@@ -47,7 +46,7 @@ from imgfilter.lowered.core import (
 from imgfilter.targets import memory, sql
 from imgfilter.targets import sqlalchemy as sa_target
 
-from .dbs import ENV, _unavailable
+from .dbs import server_url
 from .fixtures import P1, P2, RECORDS, rec
 
 CATALOG = Catalog.from_records([
@@ -288,11 +287,7 @@ def test_a_subclass_of_a_drivers_connection_is_that_drivers(tmp_path: Path) -> N
 def test_a_source_on_a_server_closed_twice(name: str, engine: str) -> None:
     """A service's ``finally`` may close a source its own code closed already: no
     error (PyMySQL raises "Already closed" on a second ``close()`` of its own)."""
-    url = os.environ.get(ENV[engine])
-    if not url:
-        _unavailable(engine, f"{ENV[engine]} is not set")
-    assert url is not None
     target = targets.get(name)
-    source = target.connect(url)
+    source = target.connect(server_url(engine))
     target.close(source)
     target.close(source)
